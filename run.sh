@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# One entry point that sets everything up on a fresh machine, then starts the WebUI or runs the tests.
+#   ./run.sh webui [webui.py options]   create/refresh .venv, then start the WebUI
+#   ./run.sh test  [pytest options]     create/refresh .venv, lint, then run the test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+STAMP="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+  fi
+  if [ ! -f "$STAMP" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
+    rm -f "$VENV"/.installed-*
+    touch "$STAMP"
+  fi
+}
+
+command=${1:-webui}
+shift || true
+case "$command" in
+  webui)
+    setup
+    exec "$VENV/bin/python" webui.py "$@"
+    ;;
+  test)
+    setup
+    "$VENV/bin/ruff" check .
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./run.sh webui|test [options]" >&2
+    exit 2
+    ;;
+esac

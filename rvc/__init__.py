@@ -1,0 +1,1 @@
+"""Retrieval-based Voice Conversion: the library behind the WebUI."""

@@ -1,0 +1,1 @@
+"""The WebUI's tabs: one module per tab, each with a `build()` that lays out widgets and wires rvc.service."""
