@@ -1,0 +1,133 @@
+"""The text encoder's transformer: multi-head self-attention with relative positions, and its FFN.
+
+Relative positions follow VITS: one shared table of 2*window+1 key and value embeddings (window 10),
+turned into per-pair logits by the pad-and-reshape trick so attention stays O(T^2) without gathers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rvc.synth.layers import LayerNorm
+
+RELATIVE_WINDOW = 10
+
+
+class RelativeMultiHeadAttention(nn.Module):
+    def __init__(self, channels: int, n_heads: int, p_dropout: float = 0.0, window: int = RELATIVE_WINDOW):
+        super().__init__()
+        if channels % n_heads:
+            raise ValueError(f"{channels} channels cannot be split into {n_heads} heads")
+        self.n_heads = n_heads
+        self.k_channels = channels // n_heads
+        self.window = window
+        rel_std = self.k_channels**-0.5
+        self.emb_rel_k = nn.Parameter(torch.randn(1, 2 * window + 1, self.k_channels) * rel_std)
+        self.emb_rel_v = nn.Parameter(torch.randn(1, 2 * window + 1, self.k_channels) * rel_std)
+        self.conv_q = nn.Conv1d(channels, channels, 1)
+        self.conv_k = nn.Conv1d(channels, channels, 1)
+        self.conv_v = nn.Conv1d(channels, channels, 1)
+        self.conv_o = nn.Conv1d(channels, channels, 1)
+        self.drop = nn.Dropout(p_dropout)
+        for conv in (self.conv_q, self.conv_k, self.conv_v):
+            nn.init.xavier_uniform_(conv.weight)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+        batch, channels, length = x.shape
+        heads = (self.n_heads, self.k_channels, length)
+        query = self.conv_q(x).view(batch, *heads).transpose(2, 3)
+        key = self.conv_k(x).view(batch, *heads).transpose(2, 3)
+        value = self.conv_v(x).view(batch, *heads).transpose(2, 3)
+
+        query = query / math.sqrt(self.k_channels)
+        scores = torch.matmul(query, key.transpose(-2, -1))
+        rel_keys = self._relative_embeddings(self.emb_rel_k, length)
+        rel_logits = torch.matmul(query, rel_keys.unsqueeze(0).transpose(-2, -1))
+        scores = scores + _relative_to_absolute(rel_logits)
+        scores = scores.masked_fill(attn_mask == 0, -1e4)
+        p_attn = self.drop(F.softmax(scores, dim=-1))
+
+        output = torch.matmul(p_attn, value)
+        rel_values = self._relative_embeddings(self.emb_rel_v, length)
+        output = output + torch.matmul(_absolute_to_relative(p_attn), rel_values.unsqueeze(0))
+        output = output.transpose(2, 3).contiguous().view(batch, channels, length)
+        return self.conv_o(output)
+
+    def _relative_embeddings(self, table: torch.Tensor, length: int) -> torch.Tensor:
+        """The 2*length-1 embeddings for offsets -(length-1)..length-1, zero beyond the window."""
+        pad = max(length - (self.window + 1), 0)
+        start = max((self.window + 1) - length, 0)
+        if pad:
+            table = F.pad(table, [0, 0, pad, pad, 0, 0])
+        return table[:, start : start + 2 * length - 1]
+
+
+def _relative_to_absolute(x: torch.Tensor) -> torch.Tensor:
+    """[B, H, L, 2L-1] logits indexed by offset -> [B, H, L, L] indexed by key position."""
+    batch, heads, length, _ = x.shape
+    x = F.pad(x, [0, 1]).view(batch, heads, length * 2 * length)
+    x = F.pad(x, [0, length - 1])
+    return x.view(batch, heads, length + 1, 2 * length - 1)[:, :, :length, length - 1 :]
+
+
+def _absolute_to_relative(x: torch.Tensor) -> torch.Tensor:
+    """[B, H, L, L] weights indexed by key position -> [B, H, L, 2L-1] indexed by offset."""
+    batch, heads, length, _ = x.shape
+    x = F.pad(x, [0, length - 1]).view(batch, heads, length**2 + length * (length - 1))
+    x = F.pad(x, [length, 0])
+    return x.view(batch, heads, length, 2 * length)[:, :, :, 1:]
+
+
+class FeedForward(nn.Module):
+    """Two "same"-padded convolutions with a ReLU between them, masked at every step."""
+
+    def __init__(self, channels: int, filter_channels: int, kernel_size: int, p_dropout: float = 0.0):
+        super().__init__()
+        self.pad = ((kernel_size - 1) // 2, kernel_size // 2)
+        self.conv_1 = nn.Conv1d(channels, filter_channels, kernel_size)
+        self.conv_2 = nn.Conv1d(filter_channels, channels, kernel_size)
+        self.drop = nn.Dropout(p_dropout)
+
+    def forward(self, x: torch.Tensor, x_mask: torch.Tensor) -> torch.Tensor:
+        x = self.conv_1(F.pad(x * x_mask, self.pad))
+        x = self.drop(torch.relu(x))
+        x = self.conv_2(F.pad(x * x_mask, self.pad))
+        return x * x_mask
+
+
+class TransformerEncoder(nn.Module):
+    """Post-LN transformer: attention, add & norm, FFN, add & norm, for each layer."""
+
+    def __init__(
+        self,
+        hidden_channels: int,
+        filter_channels: int,
+        n_heads: int,
+        n_layers: int,
+        kernel_size: int,
+        p_dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(p_dropout)
+        self.attn_layers = nn.ModuleList(
+            RelativeMultiHeadAttention(hidden_channels, n_heads, p_dropout) for _ in range(n_layers)
+        )
+        self.norm_layers_1 = nn.ModuleList(LayerNorm(hidden_channels) for _ in range(n_layers))
+        self.ffn_layers = nn.ModuleList(
+            FeedForward(hidden_channels, filter_channels, kernel_size, p_dropout) for _ in range(n_layers)
+        )
+        self.norm_layers_2 = nn.ModuleList(LayerNorm(hidden_channels) for _ in range(n_layers))
+
+    def forward(self, x: torch.Tensor, x_mask: torch.Tensor) -> torch.Tensor:
+        attn_mask = x_mask.unsqueeze(2) * x_mask.unsqueeze(-1)
+        x = x * x_mask
+        for attn, norm1, ffn, norm2 in zip(
+            self.attn_layers, self.norm_layers_1, self.ffn_layers, self.norm_layers_2, strict=True
+        ):
+            x = norm1(x + self.drop(attn(x, attn_mask)))
+            x = norm2(x + self.drop(ffn(x, x_mask)))
+        return x * x_mask

@@ -1,0 +1,290 @@
+"""The ecosystem's synthesizer files: small inference `.pth`, `G_*.pth` training checkpoints, and export.
+
+Community files are untrusted, so every read goes through `torch.load(..., weights_only=True)`. Each way
+a file can be wrong (not a torch file, truncated, a discriminator, weights that do not fit the config)
+becomes a `CheckpointError` that names the file and the problem, never a raw KeyError or shape trace.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import tempfile
+import zipfile
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from rvc.synth.config import PHONE_DIMS, SynthesizerConfig
+from rvc.synth.presets import all_presets
+from rvc.synth.synthesizer import ModelInfo, Synthesizer
+
+StateDict = Mapping[str, torch.Tensor]
+
+# Foreign key spellings -> ours (legacy weight norm), applied in order by `canonical_keys`.
+KEY_RENAMES: tuple[tuple[str, str], ...] = (
+    (r"^module\.", ""),  # saved from a DistributedDataParallel wrapper
+    (r"\.parametrizations\.weight\.original0$", ".weight_g"),
+    (r"\.parametrizations\.weight\.original1$", ".weight_v"),
+)
+PARAMETRIZATION_RENAMES: tuple[tuple[str, str], ...] = (
+    (r"\.weight_g$", ".parametrizations.weight.original0"),
+    (r"\.weight_v$", ".parametrizations.weight.original1"),
+)
+TRAINING_ONLY_PREFIX = "enc_q."
+
+
+class CheckpointError(ValueError):
+    """A model file that cannot be used, with the file and the reason in the message."""
+
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A synthesizer file read and understood, before any model is built."""
+
+    config: SynthesizerConfig
+    state_dict: dict[str, torch.Tensor]
+    info: ModelInfo
+    kind: str  # "inference" (small .pth) or "training" (G_*.pth)
+
+
+def rename_keys(state: StateDict, renames: tuple[tuple[str, str], ...]) -> dict[str, torch.Tensor]:
+    """Apply a table of (regex, replacement) pairs to every key, keeping the order of the entries."""
+    compiled = [(re.compile(pattern), replacement) for pattern, replacement in renames]
+    renamed: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        for pattern, replacement in compiled:
+            key = pattern.sub(replacement, key)
+        renamed[key] = value
+    return renamed
+
+
+def canonical_keys(state: StateDict) -> dict[str, torch.Tensor]:
+    """Our (and the original's) key names, whichever weight-norm spelling the file used."""
+    return rename_keys(state, KEY_RENAMES)
+
+
+def parametrization_keys(state: StateDict) -> dict[str, torch.Tensor]:
+    """The same weights named as `torch.nn.utils.parametrizations.weight_norm` names them."""
+    return rename_keys(canonical_keys(state), PARAMETRIZATION_RENAMES)
+
+
+def read_torch_file(path: str | os.PathLike) -> object:
+    """`torch.load` with weights_only=True, turning every failure into a `CheckpointError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise CheckpointError(path, "the file is empty")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        reason = str(error).splitlines()[0] if str(error) else "unsafe or corrupt pickle"
+        raise CheckpointError(
+            path, f"refused to load: the file holds objects that are not plain weights ({reason})"
+        ) from error
+    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError) as error:
+        raise CheckpointError(
+            path, f"not a readable PyTorch file (truncated or another format): {error}"
+        ) from error
+
+
+def load_checkpoint(path: str | os.PathLike) -> LoadedCheckpoint:
+    """Read a small inference `.pth` or a `G_*.pth` training checkpoint and work out its config."""
+    path = Path(path)
+    content = read_torch_file(path)
+    if not isinstance(content, Mapping):
+        raise CheckpointError(path, f"not an RVC model (the file holds a {type(content).__name__})")
+    if "weight" in content and "config" in content:
+        return _read_inference_file(path, content)
+    if "model" in content and isinstance(content["model"], Mapping):
+        return _read_training_file(path, content)
+    if any(isinstance(k, str) and k.startswith("enc_p.") for k in content):
+        return _read_training_file(path, {"model": content})
+    raise CheckpointError(
+        path, "not an RVC voice model: expected 'weight' and 'config' (inference .pth) or 'model' (G_*.pth)"
+    )
+
+
+def _read_inference_file(path: Path, content: Mapping) -> LoadedCheckpoint:
+    weights = content["weight"]
+    if not isinstance(weights, Mapping):
+        raise CheckpointError(path, "'weight' is not a dictionary of tensors")
+    state = canonical_keys(weights)
+    version = str(content.get("version", "v1"))
+    f0 = bool(content.get("f0", 1))
+    try:
+        config = SynthesizerConfig.from_list(list(content["config"]), version, f0)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(path, f"invalid 'config' list: {error}") from error
+    if "emb_g.weight" in state:
+        config = config.replace(spk_embed_dim=int(state["emb_g.weight"].shape[0]))
+    info = ModelInfo(version, config.sample_rate, f0, config.spk_embed_dim, str(content.get("info", "")), "inference")
+    _check_fits(path, config, state, with_training_parts=False)
+    return LoadedCheckpoint(config, state, info, "inference")
+
+
+def _read_training_file(path: Path, content: Mapping) -> LoadedCheckpoint:
+    state = canonical_keys(content["model"])
+    if not any(key.startswith("enc_p.") for key in state):
+        if any(key.startswith("discriminators.") for key in state):
+            raise CheckpointError(path, "this is a discriminator checkpoint (D_*.pth), not a voice model (G_*.pth)")
+        raise CheckpointError(path, "no synthesizer weights (enc_p.*) in 'model'")
+    version, f0 = _version_and_f0(path, state)
+    config_json = path.parent / "config.json"
+    if config_json.is_file():
+        try:
+            config = SynthesizerConfig.from_experiment_json(config_json, version, f0)
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(config_json, f"not an RVC experiment config: {error}") from error
+        source = f"training checkpoint, config from {config_json}"
+    else:
+        config = _infer_config(path, state, version, f0)
+        source = "training checkpoint, config inferred from the weights' shapes (no config.json beside it)"
+    config = config.replace(spk_embed_dim=int(state["emb_g.weight"].shape[0]))
+    iteration = content.get("iteration")
+    info_text = f"iteration {iteration}" if iteration is not None else ""
+    info = ModelInfo(version, config.sample_rate, f0, config.spk_embed_dim, info_text, source)
+    _check_fits(path, config, state, with_training_parts=any(k.startswith(TRAINING_ONLY_PREFIX) for k in state))
+    return LoadedCheckpoint(config, state, info, "training")
+
+
+def _version_and_f0(path: Path, state: StateDict) -> tuple[str, bool]:
+    phone = state.get("enc_p.emb_phone.weight")
+    dims = {dim: version for version, dim in PHONE_DIMS.items()}
+    if phone is None or phone.dim() != 2 or int(phone.shape[1]) not in dims:
+        raise CheckpointError(path, "cannot tell v1 from v2: enc_p.emb_phone.weight is missing or not 256/768 wide")
+    return dims[int(phone.shape[1])], "enc_p.emb_pitch.weight" in state
+
+
+def expected_shapes(config: SynthesizerConfig, with_training_parts: bool = True) -> dict[str, torch.Size]:
+    """Key -> shape of the model for ``config``, built on the meta device (no memory, no time)."""
+    with torch.device("meta"):
+        model = Synthesizer(config)
+    return {
+        key: value.shape
+        for key, value in model.state_dict().items()
+        if with_training_parts or not key.startswith(TRAINING_ONLY_PREFIX)
+    }
+
+
+def _mismatches(config: SynthesizerConfig, state: StateDict, with_training_parts: bool) -> list[str]:
+    expected = expected_shapes(config, with_training_parts)
+    problems = [f"missing {key}" for key in expected if key not in state]
+    problems += [f"unexpected {key}" for key in state if key not in expected]
+    problems += [
+        f"{key} is {list(state[key].shape)}, the config needs {list(shape)}"
+        for key, shape in expected.items()
+        if key in state and tuple(state[key].shape) != tuple(shape)
+    ]
+    return problems
+
+
+def _check_fits(path: Path, config: SynthesizerConfig, state: StateDict, with_training_parts: bool) -> None:
+    problems = _mismatches(config, state, with_training_parts)
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise CheckpointError(path, f"the weights do not fit the model's config ({shown})")
+
+
+def _infer_config(path: Path, state: StateDict, version: str, f0: bool) -> SynthesizerConfig:
+    speakers = int(state["emb_g.weight"].shape[0])
+    with_training_parts = any(k.startswith(TRAINING_ONLY_PREFIX) for k in state)
+    for preset in all_presets():
+        candidate = preset.replace(spk_embed_dim=speakers)
+        if candidate.version == version and candidate.f0 == f0 and not _mismatches(
+            candidate, state, with_training_parts
+        ):
+            return candidate
+    raise CheckpointError(
+        path,
+        "no config.json beside this training checkpoint and its shapes match no standard RVC config; "
+        "put the experiment's config.json next to it",
+    )
+
+
+def build_synthesizer(loaded: LoadedCheckpoint) -> Synthesizer:
+    """A model with the checkpoint's weights loaded strictly (training parts kept when present)."""
+    model = Synthesizer(loaded.config, loaded.info)
+    if not any(key.startswith(TRAINING_ONLY_PREFIX) for key in loaded.state_dict):
+        del model.enc_q
+    model.load_state_dict({k: v.float() for k, v in loaded.state_dict.items()}, strict=True)
+    return model
+
+
+def load_synthesizer(
+    path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+) -> Synthesizer:
+    """Load any RVC synthesizer file, ready for inference (eval, weight norm folded, no `enc_q`).
+
+    ``dtype`` defaults to float16 on CUDA and float32 elsewhere.
+    """
+    device = torch.device(device)
+    if dtype is None:
+        dtype = torch.float16 if device.type == "cuda" else torch.float32
+    model = build_synthesizer(load_checkpoint(path)).for_inference()
+    return model.to(device=device, dtype=dtype)
+
+
+def atomic_torch_save(obj: object, path: str | os.PathLike) -> Path:
+    """Write to a temporary file in the same folder, then rename: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as temp_file:
+            torch.save(obj, temp_file)
+            temp_file.flush()
+            os.fsync(temp_file.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def small_model_dict(state: StateDict, config: SynthesizerConfig, info: str) -> OrderedDict:
+    """The original `savee` layout: fp16 weights without `enc_q`, config list, info, sr, f0, version."""
+    content: OrderedDict = OrderedDict()
+    content["weight"] = {
+        key: value.detach().to("cpu", torch.float16)
+        for key, value in canonical_keys(state).items()
+        if not key.startswith(TRAINING_ONLY_PREFIX)
+    }
+    content["config"] = config.to_list()
+    content["info"] = info
+    content["sr"] = config.sample_rate_tag
+    content["f0"] = int(config.f0)
+    content["version"] = config.version
+    return content
+
+
+def export_small_model(
+    source: Synthesizer | StateDict | str | os.PathLike,
+    path: str | os.PathLike,
+    config: SynthesizerConfig | None = None,
+    info: str = "",
+) -> Path:
+    """Write the small inference `.pth` that the original WebUI and Applio load.
+
+    ``source`` is a model, a state dict (then ``config`` is required) or a `G_*.pth` file.
+    """
+    if isinstance(source, Synthesizer):
+        state, config = source.state_dict(), config or source.config
+    elif isinstance(source, Mapping):
+        if config is None:
+            raise ValueError("exporting a bare state dict needs its SynthesizerConfig")
+        state = source
+    else:
+        loaded = load_checkpoint(source)
+        state, config = loaded.state_dict, config or loaded.config
+    return atomic_torch_save(small_model_dict(state, config, info), path)
