@@ -11,7 +11,6 @@ import os
 import pickle
 import re
 import tempfile
-import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -92,7 +91,7 @@ def read_torch_file(path: str | os.PathLike) -> object:
         raise CheckpointError(
             path, f"refused to load: the file holds objects that are not plain weights ({reason})"
         ) from error
-    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError) as error:
+    except Exception as error:  # the legacy unpickler fails on foreign bytes with arbitrary exceptions
         raise CheckpointError(
             path, f"not a readable PyTorch file (truncated or another format): {error}"
         ) from error
@@ -288,3 +287,20 @@ def export_small_model(
         loaded = load_checkpoint(source)
         state, config = loaded.state_dict, config or loaded.config
     return atomic_torch_save(small_model_dict(state, config, info), path)
+
+
+def save_training_checkpoint(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    learning_rate: float,
+    iteration: int,
+) -> Path:
+    """A `G_*.pth`/`D_*.pth` in the original's layout, written atomically."""
+    content = {
+        "model": model.state_dict(),
+        "iteration": iteration,
+        "optimizer": optimizer.state_dict(),
+        "learning_rate": learning_rate,
+    }
+    return atomic_torch_save(content, path)

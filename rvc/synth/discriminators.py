@@ -1,0 +1,94 @@
+"""HiFi-GAN multi-period discriminators used for training: v1 periods up to 17, v2 adds 23 and 37."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rvc.synth.layers import LRELU_SLOPE, get_padding, weight_norm
+
+PERIODS = {"v1": (2, 3, 5, 7, 11, 17), "v2": (2, 3, 5, 7, 11, 17, 23, 37)}
+
+FeatureMaps = list[torch.Tensor]
+
+
+class ScaleDiscriminator(nn.Module):
+    """Judges the raw waveform with strided grouped 1-D convolutions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers = [(1, 16, 15, 1, 1, 7), (16, 64, 41, 4, 4, 20), (64, 256, 41, 4, 16, 20),
+                  (256, 1024, 41, 4, 64, 20), (1024, 1024, 41, 4, 256, 20), (1024, 1024, 5, 1, 1, 2)]
+        self.convs = nn.ModuleList(
+            weight_norm(nn.Conv1d(cin, cout, k, stride, groups=groups, padding=pad))
+            for cin, cout, k, stride, groups, pad in layers
+        )
+        self.conv_post = weight_norm(nn.Conv1d(1024, 1, 3, 1, padding=1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, FeatureMaps]:
+        fmap = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), LRELU_SLOPE)
+            fmap.append(x)
+        x = self.conv_post(x)
+        fmap.append(x)
+        return torch.flatten(x, 1, -1), fmap
+
+
+class PeriodDiscriminator(nn.Module):
+    """Folds the waveform into rows of ``period`` samples and judges it with 2-D convolutions."""
+
+    def __init__(self, period: int, kernel_size: int = 5, stride: int = 3) -> None:
+        super().__init__()
+        self.period = period
+        channels = [1, 32, 128, 512, 1024]
+        padding = (get_padding(kernel_size, 1), 0)
+        convs = [
+            nn.Conv2d(cin, cout, (kernel_size, 1), (stride, 1), padding=padding)
+            for cin, cout in zip(channels[:-1], channels[1:], strict=True)
+        ]
+        convs.append(nn.Conv2d(1024, 1024, (kernel_size, 1), 1, padding=padding))
+        self.convs = nn.ModuleList(weight_norm(conv) for conv in convs)
+        self.conv_post = weight_norm(nn.Conv2d(1024, 1, (3, 1), 1, padding=(1, 0)))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, FeatureMaps]:
+        batch, channels, length = x.shape
+        if length % self.period:
+            pad = self.period - length % self.period
+            x = F.pad(x, (0, pad), "reflect")
+            length += pad
+        x = x.view(batch, channels, length // self.period, self.period)
+        fmap = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), LRELU_SLOPE)
+            fmap.append(x)
+        x = self.conv_post(x)
+        fmap.append(x)
+        return torch.flatten(x, 1, -1), fmap
+
+
+class MultiPeriodDiscriminator(nn.Module):
+    """One scale discriminator plus one period discriminator per period of the model version."""
+
+    def __init__(self, version: str = "v2") -> None:
+        super().__init__()
+        if version not in PERIODS:
+            raise ValueError(f"unknown model version {version!r} (expected 'v1' or 'v2')")
+        self.discriminators = nn.ModuleList(
+            [ScaleDiscriminator(), *(PeriodDiscriminator(period) for period in PERIODS[version])]
+        )
+
+    def forward(
+        self, real: torch.Tensor, fake: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[FeatureMaps], list[FeatureMaps]]:
+        """Scores and feature maps of every discriminator, for the real and the generated audio."""
+        real_scores, fake_scores, real_maps, fake_maps = [], [], [], []
+        for discriminator in self.discriminators:
+            score, fmap = discriminator(real)
+            real_scores.append(score)
+            real_maps.append(fmap)
+            score, fmap = discriminator(fake)
+            fake_scores.append(score)
+            fake_maps.append(fmap)
+        return real_scores, fake_scores, real_maps, fake_maps
