@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import os
@@ -18,7 +17,8 @@ from rvc.embedders.keymap import rename_key
 from rvc.embedders.safe_checkpoint import InertStandIn, read_checkpoint
 from rvc.reference_weights import rule_state_dict
 from tests.conftest import load_reference_json, load_reference_npz
-from tests.unit.embedders.foreign import ContainerMetadata, DictConfig, Dictionary, importable_as_foreign
+from tests.factories import save_fairseq_checkpoint
+from tests.unit.embedders.foreign import ContainerMetadata, DictConfig
 
 ATOL = 1e-4
 
@@ -33,19 +33,6 @@ def fairseq_state() -> dict[str, torch.Tensor]:
     """The reference weights, in fairseq names and order (SEED 7, SCALE 0.02, +1 on norm gains)."""
     manifest = load_reference_json("hubert_reference.json")
     return rule_state_dict(manifest["keys"], manifest["seed"], manifest["scale"], manifest["plus_one_keys"])
-
-
-def save_fairseq_checkpoint(path: Path, state: dict[str, torch.Tensor], cfg: object = None) -> Path:
-    """Write ``state`` wrapped the way fairseq saves ``hubert_base.pt``."""
-    with importable_as_foreign(Dictionary, DictConfig, ContainerMetadata):
-        checkpoint = {
-            "args": argparse.Namespace(arch="hubert", encoder_layers=12, label_rate=50.0),
-            "cfg": cfg,
-            "model": state,
-            "task_state": {"dictionaries": [Dictionary(["<s>", "<pad>", "</s>", "<unk>", "0", "1"])]},
-        }
-        torch.save(checkpoint, path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,98 @@
+"""Decode the first audio track of any media file (wav, flac, mp3, m4a, ogg, a video...) with PyAV.
+
+PyAV bundles FFmpeg's libraries, so no ``ffmpeg`` binary is needed and nothing is passed through a shell.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from rvc.audio.errors import AudioError
+from rvc.audio.resample import resample
+
+_DECODE_SAMPLE_FORMAT = "fltp"
+"""Planar float32: FFmpeg scales every integer format to [-1, 1] and ``to_ndarray`` gives (channels, frames)."""
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedAudio:
+    """A file's audio as it is stored: every channel, at the file's own rate (``eq=False``: arrays don't compare)."""
+
+    samples: np.ndarray
+    """float32 in [-1, 1], shape (channels, frames)."""
+    sample_rate_hz: int
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[1] / self.sample_rate_hz
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """Down-mix (channels, frames) to (frames,) by averaging, so no channel dominates and a mono file is unchanged."""
+    return samples.mean(axis=0, dtype=np.float32)
+
+
+def read_audio(path: str | os.PathLike[str]) -> DecodedAudio:
+    """Decode the first audio stream of ``path`` keeping its channels and sample rate.
+
+    Raises AudioError (naming the file) when it is missing, not decodable, has no audio stream or no samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: {'not a file' if path.exists() else 'file not found'}")
+    try:
+        # metadata_errors="ignore": a badly encoded tag must not stop us from reading the sound.
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                kinds = sorted({stream.type for stream in container.streams}) or ["none"]
+                raise AudioError(f"{path}: no audio stream (streams: {', '.join(kinds)})")
+            chunks, sample_rate_hz = _decode_stream(container, container.streams.audio[0])
+    except av.FFmpegError as error:
+        raise AudioError(f"{path}: cannot decode audio ({error})") from error
+    if sum(chunk.shape[1] for chunk in chunks) == 0:
+        raise AudioError(f"{path}: the audio stream is empty (zero samples)")
+    samples = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    np.clip(samples, -1.0, 1.0, out=samples)
+    return DecodedAudio(samples=samples, sample_rate_hz=sample_rate_hz)
+
+
+def load_audio(path: str | os.PathLike[str], sample_rate_hz: int | None = None, mono: bool = True) -> np.ndarray:
+    """Decode ``path`` to float32 in [-1, 1]: (frames,) when ``mono`` else (channels, frames).
+
+    ``sample_rate_hz`` resamples with soxr (None keeps the file's rate); the library's pipelines call
+    ``load_audio(path, SAMPLE_RATE_16K_HZ)`` to get what the embedders and pitch extractors read.
+    """
+    decoded = read_audio(path)
+    samples = to_mono(decoded.samples) if mono else decoded.samples
+    if sample_rate_hz is not None:
+        samples = resample(samples, decoded.sample_rate_hz, sample_rate_hz)
+    # The resampler's filter can overshoot a full-scale input by a little.
+    return np.clip(samples, -1.0, 1.0)
+
+
+def _decode_stream(container: av.container.InputContainer, stream: av.AudioStream) -> tuple[list[np.ndarray], int]:
+    """All frames of ``stream`` as (channels, frames) float32 chunks, and the stream's sample rate.
+
+    The format converter is built from the first frame, so the channel layout and rate are the stream's own; should
+    they change mid-stream (rare, in broadcast captures) later frames are converted to the first ones'.
+    """
+    converter: av.AudioResampler | None = None
+    sample_rate_hz = stream.codec_context.sample_rate
+    chunks: list[np.ndarray] = []
+    for frame in container.decode(stream):
+        if converter is None:
+            sample_rate_hz = frame.sample_rate
+            converter = av.AudioResampler(format=_DECODE_SAMPLE_FORMAT, layout=frame.layout, rate=sample_rate_hz)
+        chunks.extend(converted.to_ndarray() for converted in converter.resample(frame))
+    if converter is not None:
+        chunks.extend(converted.to_ndarray() for converted in converter.resample(None))
+    return chunks, sample_rate_hz
