@@ -1,0 +1,158 @@
+"""One conversion as a function of audio, models and parameters: the original RVC `Pipeline`, step for step.
+
+input peak limit -> 48 Hz high-pass -> cut points -> reflect padding -> f0 (transpose, curve file, coarse)
+-> per segment: HuBERT features -> index blend -> 2x repeat -> protect -> synthesizer -> trim
+-> rms_mix_rate envelope -> resample_sr -> peak normalisation.
+
+One deliberate difference: the original trims every segment by the padding length at both ends, which drops
+one or two frames per segment because HuBERT yields slightly fewer frames than the padded input. We keep
+exactly the frames of the real input (the same synthesized samples, none dropped), so the output is as long
+as the input at the model's rate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from rvc.audio import highpass_48hz, resample
+from rvc.embedders import Embedder
+from rvc.f0 import F0Extractor, apply_f0_curve, coarse_f0, fit_frames, load_f0_curve, shift_f0
+from rvc.infer.envelope import mix_rms
+from rvc.infer.params import ConvertParams
+from rvc.infer.segments import (
+    FP16_SEGMENTS,
+    FP32_SEGMENTS,
+    SAMPLE_RATE_16K_HZ,
+    WINDOW_SAMPLES,
+    SegmentSettings,
+    find_cut_points,
+    plan_segments,
+)
+from rvc.retrieval import RetrievalIndex, prepare_features
+from rvc.synth import Synthesizer
+
+INPUT_PEAK = 0.95  # the original scales louder inputs down to this peak before converting
+OUTPUT_PEAK = 0.99  # and louder outputs down to this one
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class ConversionResult:
+    audio: np.ndarray  # float32 mono in [-1, 1]
+    sample_rate_hz: int
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Timer:
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, start: float) -> float:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - start
+        return now
+
+
+def segment_settings_for(dtype: torch.dtype) -> SegmentSettings:
+    """The original's segment lengths: longer ones for fp16 (GPU) runs."""
+    return FP16_SEGMENTS if dtype == torch.float16 else FP32_SEGMENTS
+
+
+def convert_audio(
+    audio_16k: np.ndarray,
+    synthesizer: Synthesizer,
+    embedder: Embedder,
+    params: ConvertParams,
+    f0_extractor: F0Extractor | None = None,
+    index: RetrievalIndex | None = None,
+    segments: SegmentSettings | None = None,
+    progress: ProgressCallback | None = None,
+) -> ConversionResult:
+    """Convert 16 kHz mono float audio into the synthesizer's voice."""
+    model_info = synthesizer.info
+    if model_info.f0 and f0_extractor is None:
+        raise ValueError("this model uses pitch: an f0 extractor is required")
+    if index is not None:
+        index.check_dim(synthesizer.config.phone_dim)
+    if params.sid >= model_info.speakers:
+        raise ValueError(f"speaker id {params.sid} does not exist: the model has {model_info.speakers} speaker(s)")
+    parameter = next(synthesizer.parameters())
+    device, dtype = parameter.device, parameter.dtype
+    segments = segments or segment_settings_for(dtype)
+    timer = _Timer()
+    start = time.perf_counter()
+
+    audio = np.asarray(audio_16k, dtype=np.float32)
+    peak = np.abs(audio).max() / INPUT_PEAK if audio.size else 0.0
+    if peak > 1:
+        audio = audio / peak
+    audio = highpass_48hz(audio, SAMPLE_RATE_16K_HZ)
+    cuts = find_cut_points(audio, segments)
+    padded = np.pad(audio, (segments.pad_samples, segments.pad_samples), mode="reflect")
+    frames = padded.shape[0] // WINDOW_SAMPLES
+
+    pitch = pitchf = None
+    if model_info.f0:
+        f0 = fit_frames(f0_extractor.compute(padded), frames)
+        f0 = shift_f0(f0, params.transpose)
+        if params.f0_file:
+            f0 = apply_f0_curve(f0, load_f0_curve(params.f0_file), start_frame=segments.x_pad * 100)
+        pitch = torch.from_numpy(coarse_f0(f0.copy())).unsqueeze(0).to(device)
+        pitchf = torch.from_numpy(f0.astype(np.float32)).unsqueeze(0).to(device)
+    start = timer.add("f0", start)
+
+    sid = torch.tensor([params.sid], device=device)
+    hop = synthesizer.config.hop_length
+    pad_frames = segments.pad_samples // WINDOW_SAMPLES
+    plan = plan_segments(cuts, segments)
+    pieces = []
+    for number, segment in enumerate(plan):
+        chunk = padded[segment.start : segment.stop]
+        with torch.no_grad():
+            features = embedder.extract(torch.from_numpy(chunk).to(device=device, dtype=dtype), model_info.version)
+            start = timer.add("hubert", start)
+            seg_pitch = seg_pitchf = None
+            if pitch is not None:
+                seg_pitch = pitch[:, segment.frame_start : segment.frame_stop]
+                seg_pitchf = pitchf[:, segment.frame_start : segment.frame_stop]
+            phone, p_len = prepare_features(
+                features, chunk.shape[0] // WINDOW_SAMPLES, index, params.index_rate, seg_pitchf, params.protect
+            )
+            if seg_pitch is not None:
+                seg_pitch, seg_pitchf = seg_pitch[:, :p_len], seg_pitchf[:, :p_len]
+            start = timer.add("index", start)
+            out = synthesizer.infer(
+                phone, torch.tensor([p_len], device=device), seg_pitch, seg_pitchf, sid, params.noise_scale
+            )
+        real_frames = _real_frames(segment, plan, number, frames, pad_frames)
+        piece = out[0, 0, pad_frames * hop : (pad_frames + real_frames) * hop].float().cpu().numpy()
+        pieces.append(np.pad(piece, (0, real_frames * hop - piece.shape[0])))
+        start = timer.add("synth", start)
+        if progress:
+            progress("convert", number + 1, len(plan))
+
+    output = np.concatenate(pieces)
+    sample_rate = model_info.sample_rate
+    if params.rms_mix_rate != 1:
+        output = mix_rms(audio, SAMPLE_RATE_16K_HZ, output, sample_rate, params.rms_mix_rate)
+    if params.resample_sr >= 16000 and params.resample_sr != sample_rate:
+        output = resample(output, sample_rate, params.resample_sr)
+        sample_rate = params.resample_sr
+    peak = np.abs(output).max() / OUTPUT_PEAK if output.size else 0.0
+    if peak > 1:
+        output = output / peak
+    timer.add("postprocess", start)
+    return ConversionResult(output.astype(np.float32), sample_rate, timer.timings)
+
+
+def _real_frames(segment, plan, number: int, total_frames: int, pad_frames: int) -> int:
+    """Frames of the real (unpadded) input that this segment stands for."""
+    if number + 1 < len(plan):
+        return plan[number + 1].frame_start - segment.frame_start
+    return total_frames - 2 * pad_frames - segment.frame_start
