@@ -52,6 +52,12 @@ class Paths:
         return self.logs / "webui.db"
 
 
+def embedder_override() -> Path | None:
+    """`RVC_EMBEDDER`: a HuBERT/ContentVec file or Hugging Face folder used instead of `hubert_base.pt`."""
+    value = os.environ.get("RVC_EMBEDDER")
+    return Path(value) if value else None
+
+
 def get_paths() -> Paths:
     """The folders for this process: `RVC_HOME` when set, else the project root."""
     return Paths(Path(os.environ.get("RVC_HOME", PROJECT_ROOT)).resolve())

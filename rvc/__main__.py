@@ -1,0 +1,40 @@
+"""Command line: `python -m rvc COMMAND ...`. Each command lives in `rvc/cli/<command>.py`.
+
+Only the chosen command's module is imported, so a light command (download) does not pay for torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module under rvc.cli, one-line help). Each module has `add_arguments(parser)` and `run(args)`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "infer": ("infer", "convert audio files or folders into a model's voice"),
+    "download": ("download", "download the pretrained files (hubert_base, rmvpe, pretrained base models)"),
+}
+
+
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``selected`` (when given) gets its full arguments, the others just their summary."""
+    parser = argparse.ArgumentParser(prog="python -m rvc", description="Retrieval-based Voice Conversion")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, summary) in COMMANDS.items():
+        sub = commands.add_parser(name, help=summary, description=summary)
+        if selected in (None, name):
+            module = importlib.import_module(f"rvc.cli.{module_name}")
+            module.add_arguments(sub)
+            sub.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    selected = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(selected if selected in COMMANDS else None).parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
