@@ -6,12 +6,13 @@ import argparse
 
 import gradio as gr
 
-from tabs import system
+from tabs import inference, system
 
 
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="RVC WebUI") as app:
         gr.Markdown("# RVC WebUI")
+        inference.build()
         system.build()
     return app
 

@@ -1,9 +1,35 @@
-"""The functions every front end (WebUI tabs, REST API, CLI) shares. They validate input and return plain data."""
+"""The functions every front end (WebUI tabs, REST API, CLI) shares. They validate input and return plain data.
+
+Errors a user can fix (a missing file, a parameter out of range, a model that does not fit its index) are
+raised as `ValueError`/`FileNotFoundError` subclasses whose message says what is wrong and what to do.
+"""
 
 from __future__ import annotations
 
-from rvc.config import get_paths
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+
+from rvc.assets import require_asset
+from rvc.audio import SUPPORTED_OUTPUT_FORMATS, load_audio, write_audio
+from rvc.config import embedder_override, get_paths
+from rvc.infer import F0_METHODS, ConvertParams, ModelCache, ParameterError, convert_audio
+from rvc.infer.segments import SAMPLE_RATE_16K_HZ
+from rvc.retrieval import find_index_for_model, list_indexes
 from rvc.system import system_info
+
+AUTO_INDEX = "auto"
+MEDIA_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".mp4", ".mkv", ".webm", ".wma", ".aiff"}
+
+_caches: dict[str, ModelCache] = {}
+
+__all__ = [
+    "F0_METHODS", "ConvertParams", "convert", "convert_batch", "get_system_info", "list_index_files", "list_models",
+]
+
+Progress = Callable[[str, int, int], None]
 
 
 def get_system_info() -> dict:
@@ -11,3 +37,186 @@ def get_system_info() -> dict:
     paths = get_paths()
     paths.home.mkdir(parents=True, exist_ok=True)
     return system_info(paths.home).to_dict()
+
+
+def model_cache(device: str | None = None) -> ModelCache:
+    """The process-wide cache for ``device`` (default: CUDA when present, else CPU)."""
+    cache = ModelCache(device)
+    return _caches.setdefault(str(cache.device), cache)
+
+
+def list_models() -> list[str]:
+    """Names (file stems) of the inference models in `assets/weights`."""
+    weights = get_paths().weights
+    return sorted(p.stem for p in weights.glob("*.pth")) if weights.is_dir() else []
+
+
+def list_index_files() -> list[str]:
+    """Usable `.index` files under `assets/indices` and `logs/` (names containing "trained" are skipped)."""
+    paths = get_paths()
+    found = [p for root in (paths.indices, paths.logs) if root.is_dir() for p in list_indexes(root)]
+    return [str(p) for p in found]
+
+
+def resolve_model(model: str | os.PathLike) -> Path:
+    """A model given as a path, or as a name in `assets/weights` (with or without `.pth`)."""
+    candidate = Path(model)
+    if candidate.is_file():
+        return candidate
+    named = get_paths().weights / (candidate.name if candidate.suffix == ".pth" else f"{candidate.name}.pth")
+    if named.is_file():
+        return named
+    raise FileNotFoundError(f"model {str(model)!r} not found (neither a file nor a name in {get_paths().weights})")
+
+
+def resolve_index(index: str | os.PathLike | None, model_path: Path) -> Path | None:
+    """`"auto"`: the ecosystem's rule (first index whose path holds the model's name); None or "": none."""
+    if index in (None, ""):
+        return None
+    if str(index) == AUTO_INDEX:
+        paths = get_paths()
+        for root in (paths.indices, paths.logs):
+            if root.is_dir() and (found := find_index_for_model(model_path, root)):
+                return Path(found)
+        return None
+    path = Path(index)
+    if not path.is_file():
+        raise FileNotFoundError(f"index file {str(index)!r} not found")
+    return path
+
+
+def _output_format(output_path: Path | None, output_format: str | None) -> str:
+    fmt = (output_format or (output_path.suffix.lstrip(".") if output_path and output_path.suffix else "wav")).lower()
+    if fmt not in SUPPORTED_OUTPUT_FORMATS:
+        supported = ", ".join(SUPPORTED_OUTPUT_FORMATS)
+        raise ParameterError(f"output format {fmt!r} is not supported: use one of {supported}")
+    return fmt
+
+
+class Converter:
+    """Everything one model needs, loaded and checked once, then used for any number of inputs."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike,
+        params: ConvertParams,
+        index: str | os.PathLike | None = AUTO_INDEX,
+        device: str | None = None,
+        embedder: str | os.PathLike | None = None,
+    ) -> None:
+        self.params = params.validate()
+        self.model_path = resolve_model(model)
+        cache = model_cache(device)
+        self.synthesizer = cache.synthesizer(self.model_path)
+        self.index_path = resolve_index(index, self.model_path) if params.index_rate > 0 else None
+        self.index = cache.index(self.index_path) if self.index_path else None
+        if self.index is not None:
+            self.index.check_dim(self.synthesizer.config.phone_dim)
+        if params.sid >= self.synthesizer.info.speakers:
+            raise ParameterError(
+                f"sid={params.sid} is out of range: this model has {self.synthesizer.info.speakers} speaker(s)"
+            )
+        self.embedder = cache.embedder(embedder or embedder_override() or require_asset("hubert_base"))
+        self.f0_extractor = None
+        if self.synthesizer.info.f0:
+            rmvpe = require_asset("rmvpe") if params.f0_method == "rmvpe" else None
+            self.f0_extractor = cache.f0_extractor(params.f0_method, rmvpe, params.filter_radius)
+
+    def convert_file(
+        self, input_path: str | os.PathLike, output_path: str | os.PathLike, output_format: str | None = None,
+        progress: Progress | None = None,
+    ) -> dict:
+        output_path = Path(output_path)
+        fmt = _output_format(output_path, output_format)
+        start = time.perf_counter()
+        audio = load_audio(input_path, SAMPLE_RATE_16K_HZ)
+        decode_s = time.perf_counter() - start
+        result = convert_audio(
+            audio, self.synthesizer, self.embedder, self.params, self.f0_extractor, self.index, progress=progress
+        )
+        start = time.perf_counter()
+        written = write_audio(output_path, result.audio, result.sample_rate_hz, fmt)
+        timings = {"decode": decode_s, **result.timings_s, "write": time.perf_counter() - start}
+        return {
+            "input_path": str(input_path),
+            "output_path": str(written),
+            "sample_rate_hz": result.sample_rate_hz,
+            "duration_s": result.audio.shape[0] / result.sample_rate_hz,
+            "model": str(self.model_path),
+            "index": str(self.index_path) if self.index_path else None,
+            "timings_s": {k: round(v, 4) for k, v in timings.items()},
+        }
+
+
+def default_output_path(input_path: str | os.PathLike, model_path: Path, fmt: str, folder: Path | None = None) -> Path:
+    folder = folder or get_paths().home / "outputs"
+    return folder / f"{Path(input_path).stem}_{model_path.stem}.{fmt}"
+
+
+def as_params(params: ConvertParams | Mapping | None) -> ConvertParams:
+    """Parameters from the dataclass, or from loose values (form fields, JSON), validated."""
+    if params is None:
+        return ConvertParams()
+    if isinstance(params, ConvertParams):
+        return params.validate()
+    return ConvertParams.from_dict(dict(params))
+
+
+def convert(
+    input_path: str | os.PathLike,
+    model: str | os.PathLike,
+    output_path: str | os.PathLike | None = None,
+    params: ConvertParams | Mapping | None = None,
+    index: str | os.PathLike | None = AUTO_INDEX,
+    output_format: str | None = None,
+    device: str | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Convert one file; returns output path, sample rate, duration and per-stage timings."""
+    if not Path(input_path).is_file():
+        raise FileNotFoundError(f"input file {str(input_path)!r} not found")
+    converter = Converter(model, as_params(params), index, device)
+    fmt = _output_format(Path(output_path) if output_path else None, output_format)
+    target = Path(output_path) if output_path else default_output_path(input_path, converter.model_path, fmt)
+    return converter.convert_file(input_path, target, fmt, progress)
+
+
+def collect_inputs(inputs: Iterable[str | os.PathLike] | str | os.PathLike) -> list[Path]:
+    """Files given one by one or as folders (media files inside, sorted by name)."""
+    items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    files: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            files.extend(sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES))
+        else:
+            files.append(item)
+    if not files:
+        raise FileNotFoundError(f"no audio files found in {', '.join(map(str, items))}")
+    return files
+
+
+def convert_batch(
+    inputs: Iterable[str | os.PathLike] | str | os.PathLike,
+    model: str | os.PathLike,
+    output_dir: str | os.PathLike | None = None,
+    params: ConvertParams | Mapping | None = None,
+    index: str | os.PathLike | None = AUTO_INDEX,
+    output_format: str = "wav",
+    device: str | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Convert many files with one model load; a failing file is reported and the batch goes on."""
+    files = collect_inputs(inputs)
+    converter = Converter(model, as_params(params), index, device)
+    fmt = _output_format(None, output_format)
+    folder = Path(output_dir) if output_dir else get_paths().home / "outputs"
+    outputs, errors = [], []
+    for number, path in enumerate(files):
+        try:
+            target = default_output_path(path, converter.model_path, fmt, folder)
+            outputs.append(converter.convert_file(path, target, fmt))
+        except Exception as error:  # one bad file must not stop the batch; it is reported below
+            errors.append({"input_path": str(path), "error": f"{type(error).__name__}: {error}"})
+        if progress:
+            progress("batch", number + 1, len(files))
+    return {"outputs": outputs, "errors": errors, "params": asdict(converter.params)}

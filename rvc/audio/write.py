@@ -105,6 +105,7 @@ def _create_temporary(path: Path) -> Path:
     """A new empty hidden file beside ``path``: same folder so the final rename is atomic, and created with
     ``os.open`` (mode 0o666 under the umask) so the finished file gets the usual permissions, unlike mkstemp's 0o600.
     """
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     return temporary
