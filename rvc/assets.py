@@ -207,9 +207,15 @@ def missing_asset_message(asset: Asset, paths: Paths | None = None) -> str:
 
 
 def require_asset(name: str, paths: Paths | None = None) -> Path:
-    """The path of asset `name`, or `MissingAssetError` with the download command when it is not usable."""
+    """The path of asset `name`, or `MissingAssetError` with the download command when it is missing or empty.
+
+    A file whose size differs from the published one is still returned: users put compatible variants in these
+    slots (an fp32 HuBERT, a ContentVec build), and the model loaders give a precise error for a damaged file.
+    `asset_status` reports the size difference for the System tab.
+    """
     asset = find_asset(name, paths)
-    if not is_present(asset, paths):
+    status = _status(asset, paths or get_paths())
+    if not status.present or not status.size_bytes:
         raise MissingAssetError(missing_asset_message(asset, paths))
     return asset.path(paths)
 

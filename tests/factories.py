@@ -66,3 +66,20 @@ def write_rule_synthesizer(path: Path, version: str, sample_rate: str, f0: bool,
     config: SynthesizerConfig = preset_config(version, sample_rate, f0)
     state = rule_state_dict(manifest["keys"], seed, scale)
     return export_small_model(state, path, config=config, info="rule weights")
+
+
+def write_rule_rmvpe(path: Path) -> Path:
+    """A full-size `rmvpe.pt` (plain state dict, fp16 like the shared file) with the reference weight rule."""
+    manifest = load_reference_json("rmvpe_manifest.json")
+    state = rule_state_dict(manifest["keys"], manifest["seed"], manifest["scale"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, path)
+    return path
+
+
+def write_full_size_home(home: Path) -> Path:
+    """An RVC_HOME laid out like a user's: v2 40k f0 model, hubert_base.pt and rmvpe.pt, all full size."""
+    write_rule_synthesizer(home / "assets" / "weights" / "full_v2_40k.pth", "v2", "40k", f0=True)
+    write_full_hubert(home / "assets" / "hubert" / "hubert_base.pt")
+    write_rule_rmvpe(home / "assets" / "rmvpe" / "rmvpe.pt")
+    return home

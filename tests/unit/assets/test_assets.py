@@ -200,15 +200,17 @@ def test_require_asset_names_the_file_and_the_command(tmp_path, monkeypatch):
     assert "python -m rvc download hubert_base" in message
 
 
-def test_require_asset_rejects_a_truncated_file_and_returns_a_good_one(tmp_path, monkeypatch):
+def test_require_asset_rejects_an_empty_file_and_leaves_size_checks_to_the_loaders(tmp_path, monkeypatch):
     monkeypatch.setattr(assets, "ASSETS", (tiny_asset(),))
     target = tmp_path / "assets" / "tiny" / "model.pth"
     target.parent.mkdir(parents=True)
-    target.write_bytes(CONTENT[:100])
-    with pytest.raises(assets.MissingAssetError, match="100 bytes, expected 6144.*python -m rvc download tiny/model"):
+    target.write_bytes(b"")
+    with pytest.raises(assets.MissingAssetError, match="python -m rvc download tiny/model"):
         assets.require_asset("tiny/model", Paths(tmp_path))
-    target.write_bytes(CONTENT)
+    target.write_bytes(CONTENT[:100])  # a variant of another size: returned, and flagged by asset_status
     assert assets.require_asset("tiny/model", Paths(tmp_path)) == target
+    assert assets.asset_status(Paths(tmp_path))[0].size_ok is False
+    assert "100 bytes, expected 6144" in assets.missing_asset_message(tiny_asset(), Paths(tmp_path))
 
 
 def test_endpoint_comes_from_the_argument_then_the_environment(monkeypatch):
