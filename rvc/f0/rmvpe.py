@@ -42,6 +42,10 @@ N_HEAD_CHANNELS = 3
 DOWNLOAD_HINT = "get it with `python -m rvc download rmvpe`"
 
 
+CHUNK_FRAMES = 4096  # 41 s at 100 frames/s
+CONTEXT_FRAMES = 256
+
+
 class F0ModelError(ValueError):
     """A pitch model file that is missing, unreadable or not the model it should be."""
 
@@ -334,11 +338,25 @@ class RmvpeExtractor(F0Extractor):
     def salience(self, audio: np.ndarray) -> np.ndarray:
         """[frames, 360] float32 salience of a 16 kHz signal, frames = len // 160 + 1.
 
-        The whole signal goes through the network at once: the BiGRU sees the full sequence, so
-        chunking would change the result.
+        Up to ``CHUNK_FRAMES`` (every input the original pipeline converts in one piece) the whole signal goes
+        through the network at once, exactly as the original. Longer inputs go in chunks with
+        ``CONTEXT_FRAMES`` of context on each side: U-Net activations grow with length (about 0.9 GB per
+        minute), so a 10-minute song would otherwise need several GB; the BiGRU then sees 46 s instead of the
+        whole song, which moves the salience only slightly near chunk edges.
         """
         samples = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None].to(self.device)
         mel = self.front_end(samples, self.dtype)
+        n_frames = mel.shape[-1]
+        if n_frames <= CHUNK_FRAMES:
+            return self._net_salience(mel)
+        pieces = []
+        for start in range(0, n_frames, CHUNK_FRAMES):
+            stop = min(start + CHUNK_FRAMES, n_frames)
+            low, high = max(0, start - CONTEXT_FRAMES), min(n_frames, stop + CONTEXT_FRAMES)
+            pieces.append(self._net_salience(mel[..., low:high])[start - low : stop - low])
+        return np.concatenate(pieces)
+
+    def _net_salience(self, mel: torch.Tensor) -> np.ndarray:
         n_frames = mel.shape[-1]
         padded = F.pad(mel, (0, -n_frames % TIME_MULTIPLE))  # zeros in the log domain, as the original
         return self.net(padded)[0, :n_frames].float().cpu().numpy()

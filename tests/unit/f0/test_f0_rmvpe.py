@@ -170,3 +170,19 @@ def test_half_precision_on_cuda_stays_close_to_reference(rule_state: dict[str, t
     f0 = on_cuda.compute(REFERENCE["audio"])
     assert ((f0 > 0) == (REFERENCE["f0"] > 0)).all()
     np.testing.assert_allclose(f0, REFERENCE["f0"], rtol=1e-2, atol=0)
+
+
+def test_long_inputs_go_in_chunks_with_context(extractor: RmvpeExtractor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunked salience keeps the frame count, equals the whole-input result up to the chunk size, and stays
+    close to it beyond (only the BiGRU's far context is lost)."""
+    from rvc.f0 import rmvpe
+
+    audio = np.random.default_rng(3).standard_normal(16000 * 6).astype(np.float32) * 0.05
+    whole = extractor.salience(audio)
+    monkeypatch.setattr(rmvpe, "CHUNK_FRAMES", 256)
+    monkeypatch.setattr(rmvpe, "CONTEXT_FRAMES", 64)
+    chunked = extractor.salience(audio)
+    assert chunked.shape == whole.shape == (len(audio) // 160 + 1, 360)
+    assert np.abs(chunked - whole).max() < 0.05, np.abs(chunked - whole).max()
+    monkeypatch.setattr(rmvpe, "CHUNK_FRAMES", len(audio) // 160 + 1)
+    np.testing.assert_array_equal(extractor.salience(audio), whole)
