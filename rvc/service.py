@@ -18,6 +18,7 @@ from rvc.config import embedder_override, get_paths
 from rvc.infer import F0_METHODS, ConvertParams, ModelCache, ParameterError, convert_audio
 from rvc.infer.segments import SAMPLE_RATE_16K_HZ
 from rvc.retrieval import find_index_for_model, list_indexes
+from rvc.security import resolve_allowed
 from rvc.system import system_info
 
 AUTO_INDEX = "auto"
@@ -37,6 +38,11 @@ def get_system_info() -> dict:
     paths = get_paths()
     paths.home.mkdir(parents=True, exist_ok=True)
     return system_info(paths.home).to_dict()
+
+
+def client_path(path: str | os.PathLike) -> Path:
+    """A path sent by a browser or API client, confined to the allowed roots (`rvc.security`)."""
+    return resolve_allowed(path)
 
 
 def model_cache(device: str | None = None) -> ModelCache:

@@ -45,7 +45,12 @@ def convert(
     output_format: str,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way to receive a progress tracker)
 ) -> tuple[str, str, str]:
-    source = audio_file or (server_path or "").strip()
+    source = audio_file
+    if not source and (server_path or "").strip():
+        try:
+            source = service.client_path(server_path.strip())
+        except (PermissionError, FileNotFoundError) as error:
+            raise gr.Error(str(error)) from error
     if not source:
         raise gr.Error("Upload an audio file or enter a path on the server.")
     if not model:
