@@ -1,4 +1,4 @@
-"""The functions every front end (WebUI tabs, REST API, CLI) shares. They validate input and return plain data.
+"""Conversion services: resolve and check a model, its index and the assets, then convert one file or a batch.
 
 Errors a user can fix (a missing file, a parameter out of range, a model that does not fit its index) are
 raised as `ValueError`/`FileNotFoundError` subclasses whose message says what is wrong and what to do.
@@ -15,29 +15,17 @@ from pathlib import Path
 from rvc.assets import require_asset
 from rvc.audio import SUPPORTED_OUTPUT_FORMATS, load_audio, write_audio
 from rvc.config import embedder_override, get_paths
-from rvc.infer import F0_METHODS, ConvertParams, ModelCache, ParameterError, convert_audio
+from rvc.infer import ConvertParams, ModelCache, ParameterError, convert_audio
 from rvc.infer.segments import SAMPLE_RATE_16K_HZ
 from rvc.retrieval import find_index_for_model, list_indexes
 from rvc.security import resolve_allowed
-from rvc.system import system_info
 
 AUTO_INDEX = "auto"
 MEDIA_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".mp4", ".mkv", ".webm", ".wma", ".aiff"}
 
 _caches: dict[str, ModelCache] = {}
 
-__all__ = [
-    "F0_METHODS", "ConvertParams", "convert", "convert_batch", "get_system_info", "list_index_files", "list_models",
-]
-
 Progress = Callable[[str, int, int], None]
-
-
-def get_system_info() -> dict:
-    """CPU, memory, disk of the RVC home, and GPUs, as a JSON-ready dict."""
-    paths = get_paths()
-    paths.home.mkdir(parents=True, exist_ok=True)
-    return system_info(paths.home).to_dict()
 
 
 def client_path(path: str | os.PathLike) -> Path:
