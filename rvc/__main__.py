@@ -12,6 +12,11 @@ import sys
 # command -> (module under rvc.cli, one-line help). Each module has `add_arguments(parser)` and `run(args)`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "infer": ("infer", "convert audio files or folders into a model's voice"),
+    "preprocess": ("preprocess", "cut a dataset (folder of clips or one recording) into training pieces"),
+    "extract": ("extract", "extract pitch and content features of the pieces, write filelist.txt"),
+    "train": ("train", "train a voice model on a prepared experiment (resumable, pausable)"),
+    "index": ("index", "build the retrieval index of an experiment's features"),
+    "export": ("export", "write the small inference model of a checkpoint into assets/weights"),
     "download": ("download", "download the pretrained files (hubert_base, rmvpe, pretrained base models)"),
 }
 

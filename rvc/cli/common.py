@@ -1,0 +1,27 @@
+"""What every step command does around its work: events, exit codes, and errors as events."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from rvc.events import EventSink
+
+
+def run_step(name: str, work: Callable[[EventSink], dict[str, Any]]) -> int:
+    """Run ``work(sink)``; its dict is the result event. A user's mistake (ValueError, FileNotFoundError) exits 2
+    with its message; anything else exits 1 with the traceback as the error's detail."""
+    sink = EventSink()
+    try:
+        result = work(sink)
+    except (ValueError, FileNotFoundError) as error:
+        sink.error(str(error))
+        return 2
+    except Exception as error:  # a job's error event must say what broke, whatever it was
+        sink.error(f"{name} failed: {error}", traceback.format_exc())
+        return 1
+    finally:
+        sink.close()
+    sink.result(result)
+    return 0

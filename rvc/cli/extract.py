@@ -1,0 +1,52 @@
+"""`python -m rvc extract EXP --f0-method rmvpe --version v2 --devices 0-1|cpu`: pitch and content features of
+the preprocessed pieces, then filelist.txt, the mute files and config.json (see rvc.train.extract).
+
+The sample rate comes from the preprocess step (``--sr`` only for experiments preprocessed elsewhere); a rerun
+computes only missing or stale outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import traceback
+
+from rvc.events import EventSink
+from rvc.f0 import F0_METHODS
+from rvc.train.extract import extract
+from rvc.train.preprocess import SAMPLE_RATES_HZ
+from rvc.train.steps import experiment_dir
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment", metavar="EXP", help="experiment name (under RVC_HOME/logs) or folder")
+    parser.add_argument("--f0-method", choices=F0_METHODS, default="rmvpe", help="pitch method (default: rmvpe)")
+    parser.add_argument("--no-f0", action="store_true", help="a model without pitch: extract features only")
+    parser.add_argument("--version", choices=("v1", "v2"), default="v2", help="v1: 256-d, v2: 768-d features")
+    parser.add_argument("--devices", help="'cpu' or GPU numbers like '0-1' (default: every GPU, else cpu)")
+    parser.add_argument("--n-proc", type=int, default=1, help="worker processes for work done on CPU (default: 1)")
+    parser.add_argument("--embedder", help="HuBERT/ContentVec file or folder (default: $RVC_EMBEDDER, hubert_base)")
+    parser.add_argument("--rmvpe", help="rmvpe.pt (default: assets/rmvpe/rmvpe.pt)")
+    parser.add_argument("--config", help="run config to use as config.json (default: the built-in for version/rate)")
+    parser.add_argument("--sr", choices=tuple(SAMPLE_RATES_HZ), help="model sample rate (default: preprocessing's)")
+    parser.add_argument("--speaker-id", type=int, default=0, help="speaker id written in filelist.txt")
+    parser.add_argument("--seed", type=int, help="seed of the filelist's shuffle (default: random)")
+
+
+def run(args: argparse.Namespace) -> int:
+    sink = EventSink()
+    try:
+        result = extract(
+            experiment_dir(args.experiment), None if args.no_f0 else args.f0_method, args.version, args.devices,
+            sink, args.embedder, args.rmvpe, args.n_proc,
+            sample_rate=args.sr, config_file=args.config, speaker_id=args.speaker_id, seed=args.seed,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        sink.error(str(error))
+        return 2
+    except Exception as error:  # a job's error event must say what broke, whatever it was
+        sink.error(f"extract failed: {error}", traceback.format_exc())
+        return 1
+    finally:
+        sink.close()
+    sink.result(result)
+    return 0

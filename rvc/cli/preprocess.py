@@ -1,0 +1,41 @@
+"""`python -m rvc preprocess EXP DATASET --sr 40k`: cut a dataset into training pieces (see rvc.train.preprocess).
+
+EXP is an experiment name (a folder under RVC_HOME/logs) or a path; DATASET a folder of clips or one recording.
+The result event carries the dataset report; a rerun only processes new or changed files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import traceback
+
+from rvc.events import EventSink
+from rvc.train.preprocess import SAMPLE_RATES_HZ, preprocess
+from rvc.train.steps import experiment_dir
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment", metavar="EXP", help="experiment name (under RVC_HOME/logs) or folder")
+    parser.add_argument("dataset", metavar="DATASET", help="folder of audio clips, or one long recording")
+    parser.add_argument("--sr", choices=tuple(SAMPLE_RATES_HZ), default="40k", help="model sample rate")
+    parser.add_argument(
+        "--n-proc", type=int, default=os.cpu_count() or 1, help="worker processes (default: one per CPU core)"
+    )
+    parser.add_argument("--config", help="run config (the original's train/data/model JSON) to use as config.json")
+
+
+def run(args: argparse.Namespace) -> int:
+    sink = EventSink()
+    try:
+        report = preprocess(experiment_dir(args.experiment), args.dataset, args.sr, args.n_proc, sink, args.config)
+    except ValueError as error:
+        sink.error(str(error))
+        return 2
+    except Exception as error:  # a job's error event must say what broke, whatever it was
+        sink.error(f"preprocess failed: {error}", traceback.format_exc())
+        return 1
+    finally:
+        sink.close()
+    sink.result(report)
+    return 0

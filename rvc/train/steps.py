@@ -1,0 +1,244 @@
+"""What the training steps (preprocess, extract, train, index, export) share about an experiment folder.
+
+- ``experiment_dir(name_or_path)``: ``logs/<name>`` under RVC_HOME, or a path.
+- ``steps/<step>.json``: a ``StepRecord``, what a step last ran with, so a rerun redoes only what changed::
+
+      record = StepRecord.load(exp_dir, "preprocess")
+      todo = record.begin(params, stamp_files(paths))   # names new or changed; all of them when params changed
+      for name in todo:
+          ...
+          record.done(name, output)                      # after each input; record.checkpoint() now and then
+      record.save()
+
+- ``atomic_write``, ``write_json_atomic``: outputs appear complete or not at all, so "exists" means "done".
+- ``run_workers``: one worker per device (or CPU slot), each set up once (e.g. a model loaded) and then fed items.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rvc.config import get_paths
+from rvc.events import EventSink
+
+STEPS_FOLDER = "steps"
+CHECKPOINT_INTERVAL_S = 5.0
+
+State = TypeVar("State")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+# --- the experiment folder -------------------------------------------------------------------------------------
+
+
+def experiment_dir(name_or_path: str | os.PathLike[str]) -> Path:
+    """``RVC_HOME/logs/<name>`` for a bare name; a path (absolute, or with a folder part) is taken as it is."""
+    value = Path(name_or_path)
+    if value.is_absolute() or len(value.parts) > 1 or str(name_or_path).startswith("."):
+        return value.resolve()
+    return get_paths().logs / value
+
+
+# --- step records ----------------------------------------------------------------------------------------------
+
+
+def file_stamp(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Size and modification time (ns): enough to notice an edited or replaced file without reading it."""
+    stat = os.stat(path)
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def stamp_files(paths: Iterable[str | os.PathLike[str]]) -> dict[str, dict[str, int]]:
+    """``{file name: file_stamp}`` of ``paths`` (names must be unique, as in one folder)."""
+    return {Path(path).name: file_stamp(path) for path in paths}
+
+
+class StepRecord:
+    """What a step ran with: its parameters, and for each input (by name) the input's stamp and the step's output.
+
+    Stored as ``<exp_dir>/steps/<name>.json``. ``begin`` compares a new run with the record and returns the inputs
+    to (re)do; ``done`` records one finished input; ``save`` writes the record atomically. An unreadable record
+    counts as none, so the worst a damaged file causes is a full redo.
+    """
+
+    def __init__(self, path: Path, params: dict[str, Any] | None = None, entries: dict[str, Any] | None = None):
+        self.path = path
+        self.params = params
+        self.entries: dict[str, dict[str, Any]] = entries or {}
+        self._inputs: dict[str, Any] = {}
+        self._last_save = time.monotonic()
+
+    @classmethod
+    def load(cls, exp_dir: str | os.PathLike[str], name: str) -> StepRecord:
+        path = Path(exp_dir) / STEPS_FOLDER / f"{name}.json"
+        data = _read_json(path) or {}
+        entries = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
+        return cls(path, data.get("params"), entries)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """``{input name: output}`` of the inputs done."""
+        return {name: entry.get("output") for name, entry in self.entries.items()}
+
+    def stale(self, params: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[str]:
+        """Inputs (sorted names) with no valid output: new, changed, or all of them when ``params`` changed."""
+        if _plain(params) != self.params:
+            return sorted(inputs)
+        return sorted(name for name, stamp in inputs.items() if self._stamp(name) != _plain(stamp))
+
+    def is_current(self, params: Mapping[str, Any], inputs: Mapping[str, Any]) -> bool:
+        """True when a run with ``params`` over exactly ``inputs`` would do nothing."""
+        return not self.stale(params, inputs) and set(inputs) == set(self.entries)
+
+    def begin(self, params: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[str]:
+        """Start a run: forget inputs that are gone (or all, when ``params`` changed); return ``stale``.
+
+        ``inputs`` are kept for ``done``, which records the stamp the input had when the run began.
+        """
+        todo = self.stale(params, inputs)
+        if _plain(params) != self.params:
+            self.entries.clear()
+        self.params = _plain(params)
+        self._inputs = _plain(inputs)
+        for name in set(self.entries) - set(inputs):
+            del self.entries[name]
+        return todo
+
+    def done(self, name: str, output: Any = None) -> None:
+        """Record that input ``name`` (of the ``begin`` call) is finished, with what the step made of it."""
+        self.entries[name] = {"stamp": self._inputs[name], "output": _plain(output)}
+
+    def forget(self, name: str) -> None:
+        """Drop input ``name`` from the record, so the next run redoes it."""
+        self.entries.pop(name, None)
+
+    def checkpoint(self) -> None:
+        """``save`` if the last save is older than CHECKPOINT_INTERVAL_S: cheap to call after every input."""
+        if time.monotonic() - self._last_save >= CHECKPOINT_INTERVAL_S:
+            self.save()
+
+    def save(self) -> Path:
+        write_json_atomic(self.path, {"params": self.params, "inputs": self.entries, "saved_at": time.time()})
+        self._last_save = time.monotonic()
+        return self.path
+
+    def _stamp(self, name: str) -> Any:
+        entry = self.entries.get(name)
+        return entry.get("stamp") if isinstance(entry, dict) else None
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists...), so comparisons with a record are exact."""
+    return json.loads(json.dumps(value))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def atomic_write(path: Path) -> Iterator[Path]:
+    """Yield a hidden temporary path beside ``path`` to write; when the block succeeds it is renamed to ``path``.
+
+    Readers (and a rerun deciding what is done) never see a half-written file under the real name.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+    with atomic_write(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+class QuietSink(EventSink):
+    """An EventSink that drops every event: the default of library calls made without one."""
+
+    def __init__(self) -> None:
+        super().__init__(stream=io.StringIO(), json_lines=True)
+
+    def emit(self, event: dict[str, Any]) -> None:
+        pass
+
+
+# --- worker processes ------------------------------------------------------------------------------------------
+
+_worker_state: Any = None
+_worker_error: Exception | None = None
+
+
+def run_workers(
+    work: Callable[[State, Item], Result],
+    items: Sequence[Item],
+    setup: Callable[..., State],
+    setup_args: tuple[Any, ...],
+    devices: Sequence[str],
+) -> Iterator[tuple[Item, Result]]:
+    """Yield ``(item, work(state, item))`` as items finish, over one worker per entry of ``devices``.
+
+    Each worker calls ``setup(*setup_args, device)`` once (load a model on its device) and keeps the state for all
+    its items; items go to whichever worker is free. With one device the work runs in this process (no start-up
+    cost, and the state is dropped when the iteration ends). Worker processes are spawned, not forked, because a
+    forked copy of a process that has started torch's threads can hang; so ``work`` and ``setup`` must be
+    module-level functions, and a script that calls this must guard its top level with ``if __name__ ==
+    "__main__":``. An exception in ``setup`` or ``work`` stops the run and is raised here.
+    """
+    if not items:
+        return
+    if len(devices) == 1:
+        state = setup(*setup_args, devices[0])
+        for item in items:
+            yield item, work(state, item)
+        return
+    context = multiprocessing.get_context("spawn")
+    device_queue = context.Queue()
+    for device in devices:
+        device_queue.put(device)
+    executor = ProcessPoolExecutor(
+        max_workers=min(len(devices), len(items)), mp_context=context,
+        initializer=_start_worker, initargs=(setup, setup_args, device_queue),
+    )
+    try:
+        pending: dict[Future, Item] = {executor.submit(_run_item, work, item): item for item in items}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield pending.pop(future), future.result()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_worker(setup: Callable[..., Any], setup_args: tuple[Any, ...], device_queue: Any) -> None:
+    """Set a worker process up. A failure is kept and raised by its first item: an exception escaping an
+    initializer only breaks the pool, and the caller would never learn why (e.g. which model file is bad)."""
+    global _worker_state, _worker_error
+    try:
+        _worker_state = setup(*setup_args, device_queue.get())
+    except Exception as error:
+        _worker_error = error
+
+
+def _run_item(work: Callable[[Any, Any], Any], item: Any) -> Any:
+    if _worker_error is not None:
+        raise _worker_error
+    return work(_worker_state, item)
