@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train a voice model on a prepared experiment (resumable, pausable)"),
     "index": ("index", "build the retrieval index of an experiment's features"),
     "export": ("export", "write the small inference model of a checkpoint into assets/weights"),
+    "oneclick": ("oneclick", "train a voice from a dataset in one go (all steps, then a test conversion)"),
     "download": ("download", "download the pretrained files (hubert_base, rmvpe, pretrained base models)"),
 }
 

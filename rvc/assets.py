@@ -409,3 +409,20 @@ def _sha256(path: Path) -> str:
         while block := stream.read(HASH_BLOCK_BYTES):
             digest.update(block)
     return digest.hexdigest()
+
+
+def pretrained_pair(version: str, sample_rate: str, f0: bool, paths: Paths | None = None) -> tuple[Path, Path] | None:
+    """The pretrained base G and D for (version, "40k", f0) when both files are present, else None.
+
+    Fine-tuning from them is what makes a usable voice from minutes of audio; without them training starts from
+    random weights, which the caller should say.
+    """
+    folder = "pretrained" if version == "v1" else "pretrained_v2"
+    prefix = "f0" if f0 else ""
+    pair = []
+    for kind in ("G", "D"):
+        asset = find_asset(f"{folder}/{prefix}{kind}{sample_rate}", paths)
+        if not is_present(asset, paths):
+            return None
+        pair.append(asset.path(paths))
+    return pair[0], pair[1]
