@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rvc.atomic import write_json_atomic
 from rvc.config import Paths, get_paths
 from rvc.infer.params import F0_METHODS
 
@@ -78,11 +77,5 @@ def load_settings(paths: Paths | None = None) -> Settings:
 
 def save_settings(settings: Settings, paths: Paths | None = None) -> Settings:
     """Validate and write atomically (temp file + rename)."""
-    settings.validate()
-    path = settings_path(paths)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".settings.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(handle, "w") as file:
-        json.dump(settings.to_dict(), file, indent=2)
-    os.replace(temp, path)
+    write_json_atomic(settings_path(paths), settings.validate().to_dict())
     return settings

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from rvc.atomic import atomic_write
 from rvc.synth.config import PHONE_DIMS, SynthesizerConfig
 from rvc.synth.presets import all_presets
 from rvc.synth.synthesizer import ModelInfo, Synthesizer
@@ -235,20 +235,12 @@ def load_synthesizer(
 
 
 def atomic_torch_save(obj: object, path: str | os.PathLike) -> Path:
-    """Write to a temporary file in the same folder, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp_file:
-            torch.save(obj, temp_file)
-            temp_file.flush()
-            os.fsync(temp_file.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
+    """`torch.save` through `rvc.atomic`: a crash never leaves half a checkpoint under the final name."""
+    with atomic_write(path) as temporary, open(temporary, "wb") as stream:
+        torch.save(obj, stream)
+        stream.flush()
+        os.fsync(stream.fileno())
+    return Path(path)
 
 
 def small_model_dict(state: StateDict, config: SynthesizerConfig, info: str) -> OrderedDict:

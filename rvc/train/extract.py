@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from rvc.assets import require_asset
+from rvc.atomic import atomic_write
 from rvc.audio import SAMPLE_RATE_16K_HZ, load_audio, write_audio
 from rvc.config import embedder_override
 from rvc.embedders import EmbedderError, load_embedder
@@ -45,7 +46,7 @@ from rvc.events import EventSink
 from rvc.f0 import F0_METHODS, HOP_LENGTH, coarse_f0, get_extractor
 from rvc.train.preprocess import GT_WAVS, SAMPLE_RATES_HZ, WAVS_16K, piece_names, preprocessed_sample_rate
 from rvc.train.run_config import FEATURE_DIRS, prepare_experiment_config
-from rvc.train.steps import QuietSink, StepRecord, atomic_write, file_stamp, run_workers, stamp_files
+from rvc.train.steps import QuietSink, StepRecord, file_stamp, run_workers, stamp_files
 
 F0_STAGE = "extract_f0"
 FEATURE_STAGE = "extract_features"

@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 from scipy.io import wavfile
 
+from rvc.atomic import atomic_write, write_json_atomic
 from rvc.audio import SAMPLE_RATE_16K_HZ, AudioError, highpass_48hz, read_audio, resample, to_mono
 from rvc.events import EventSink
 from rvc.train.slicer import Slicer
-from rvc.train.steps import QuietSink, StepRecord, atomic_write, run_workers, stamp_files, write_json_atomic
+from rvc.train.steps import QuietSink, StepRecord, run_workers, stamp_files
 
 STAGE = "preprocess"
 GT_WAVS = "0_gt_wavs"

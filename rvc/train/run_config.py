@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import soundfile
 
+from rvc.atomic import write_json_atomic
 from rvc.synth.config import PHONE_DIMS, SAMPLE_RATES_HZ, SynthesizerConfig
 from rvc.synth.presets import experiment_config_path
 from rvc.train.mel import MelConfig
@@ -196,17 +196,3 @@ def _data_sample_rate(exp_dir: Path) -> str | None:
         return None
     rate = soundfile.info(str(wav)).samplerate
     return next((tag for tag, hz in SAMPLE_RATES_HZ.items() if hz == rate), None)
-
-
-def write_json_atomic(path: Path, content: Mapping[str, Any]) -> None:
-    """Write JSON under a temporary name in the same folder, then rename (never half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as temp_file:
-            json.dump(content, temp_file, indent=2)
-            temp_file.write("\n")
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise

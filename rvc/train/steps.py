@@ -10,7 +10,7 @@
           record.done(name, output)                      # after each input; record.checkpoint() now and then
       record.save()
 
-- ``atomic_write``, ``write_json_atomic``: outputs appear complete or not at all, so "exists" means "done".
+- ``atomic_write``, ``write_json_atomic`` (from ``rvc.atomic``): outputs appear complete or not at all.
 - ``run_workers``: one worker per device (or CPU slot), each set up once (e.g. a model loaded) and then fed items.
 """
 
@@ -20,14 +20,13 @@ import io
 import json
 import multiprocessing
 import os
-import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rvc.atomic import write_json_atomic
 from rvc.config import get_paths
 from rvc.events import EventSink
 
@@ -148,27 +147,6 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-@contextmanager
-def atomic_write(path: Path) -> Iterator[Path]:
-    """Yield a hidden temporary path beside ``path`` to write; when the block succeeds it is renamed to ``path``.
-
-    Readers (and a rerun deciding what is done) never see a half-written file under the real name.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as indented JSON, atomically."""
-    with atomic_write(path) as temporary:
-        temporary.write_text(json.dumps(data, indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 class QuietSink(EventSink):
