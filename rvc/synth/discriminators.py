@@ -38,13 +38,7 @@ class ScaleDiscriminator(nn.Module):
         self.conv_post = weight_norm(nn.Conv1d(_thin(1024, d), 1, 3, 1, padding=1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, FeatureMaps]:
-        fmap = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            fmap.append(x)
-        x = self.conv_post(x)
-        fmap.append(x)
-        return torch.flatten(x, 1, -1), fmap
+        return _judge(self.convs, self.conv_post, x)
 
 
 class PeriodDiscriminator(nn.Module):
@@ -69,14 +63,18 @@ class PeriodDiscriminator(nn.Module):
             pad = self.period - length % self.period
             x = F.pad(x, (0, pad), "reflect")
             length += pad
-        x = x.view(batch, channels, length // self.period, self.period)
-        fmap = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            fmap.append(x)
-        x = self.conv_post(x)
+        return _judge(self.convs, self.conv_post, x.view(batch, channels, length // self.period, self.period))
+
+
+def _judge(convs: nn.ModuleList, conv_post: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, FeatureMaps]:
+    """Convolutions with leaky ReLU, then the score layer; every layer's output is a feature map."""
+    fmap = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LRELU_SLOPE)
         fmap.append(x)
-        return torch.flatten(x, 1, -1), fmap
+    x = conv_post(x)
+    fmap.append(x)
+    return torch.flatten(x, 1, -1), fmap
 
 
 class MultiPeriodDiscriminator(nn.Module):
