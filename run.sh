@@ -21,6 +21,17 @@ setup() {
   fi
 }
 
+# The browser tests drive Debian's Chromium through Playwright (no browser download); install it when we can.
+setup_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+      echo "note: /usr/bin/chromium missing (apt-get install chromium chromium-driver as root); browser tests will fail" >&2
+    fi
+  fi
+}
+
 command=${1:-webui}
 shift || true
 case "$command" in
@@ -30,6 +41,7 @@ case "$command" in
     ;;
   test)
     setup
+    setup_browser
     "$VENV/bin/ruff" check .
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
