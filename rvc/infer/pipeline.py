@@ -25,6 +25,7 @@ from rvc.f0 import F0Extractor, apply_f0_curve, coarse_f0, fit_frames, load_f0_c
 from rvc.infer.envelope import mix_rms
 from rvc.infer.params import ConvertParams
 from rvc.infer.segments import (
+    CPU_SEGMENTS,
     FP16_SEGMENTS,
     FP32_SEGMENTS,
     SAMPLE_RATE_16K_HZ,
@@ -59,8 +60,10 @@ class _Timer:
         return now
 
 
-def segment_settings_for(dtype: torch.dtype) -> SegmentSettings:
-    """The original's segment lengths: longer ones for fp16 (GPU) runs."""
+def segment_settings_for(device: torch.device, dtype: torch.dtype) -> SegmentSettings:
+    """The original's segment lengths on a GPU (longer for fp16), shorter ones on the CPU (see CPU_SEGMENTS)."""
+    if device.type == "cpu":
+        return CPU_SEGMENTS
     return FP16_SEGMENTS if dtype == torch.float16 else FP32_SEGMENTS
 
 
@@ -84,7 +87,7 @@ def convert_audio(
         raise ValueError(f"speaker id {params.sid} does not exist: the model has {model_info.speakers} speaker(s)")
     parameter = next(synthesizer.parameters())
     device, dtype = parameter.device, parameter.dtype
-    segments = segments or segment_settings_for(dtype)
+    segments = segments or segment_settings_for(device, dtype)
     timer = _Timer()
     start = time.perf_counter()
 
