@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("index", "build the retrieval index of an experiment's features"),
     "export": ("export", "write the small inference model of a checkpoint into assets/weights"),
     "oneclick": ("oneclick", "train a voice from a dataset in one go (all steps, then a test conversion)"),
+    "import": ("import_model", "install a model from a Hugging Face file or repo, a link, or a zip"),
     "download": ("download", "download the pretrained files (hubert_base, rmvpe, pretrained base models)"),
 }
 

@@ -1,118 +1,219 @@
-"""Inference tab: convert a recording into a model's voice, with every parameter of the ecosystem."""
+"""Inference tab: convert a recording (or a batch) into a model's voice, with every parameter of the ecosystem."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
+import pandas as pd
 
 from rvc import service
+from tabs.common import follow, require, save_uploads, user_errors
+from tabs.i18n import t
 
 INDEX_AUTO, INDEX_NONE = "auto", "none"
+OUTPUT_FORMATS = ["wav", "flac", "mp3", "m4a"]
+F0_COLUMNS = ["time_s", "f0_hz", "curve"]
 
 
 def _index_choices() -> list[str]:
     return [INDEX_AUTO, INDEX_NONE, *service.list_index_files()]
 
 
-def _refresh() -> tuple[dict, dict]:
+def _index_arg(index: str | None) -> str | None:
+    return None if index in (None, "", INDEX_NONE) else index
+
+
+@user_errors
+def refresh() -> tuple[dict, dict]:
     models = service.list_models()
     return gr.update(choices=models, value=models[0] if models else None), gr.update(choices=_index_choices())
 
 
-def _timings_markdown(result: dict) -> str:
-    rows = "\n".join(f"| {stage} | {seconds:.2f} s |" for stage, seconds in result["timings_s"].items())
-    index = result["index"] or "none"
-    return (
-        f"**{result['duration_s']:.1f} s at {result['sample_rate_hz']} Hz** (index: `{index}`)\n\n"
-        f"| stage | time |\n| --- | --- |\n{rows}"
-    )
-
-
-def convert(
-    audio_file: str | None,
-    server_path: str,
-    model: str | None,
-    index: str,
-    transpose: float,
-    f0_method: str,
-    index_rate: float,
-    filter_radius: float,
-    resample_sr: float,
-    rms_mix_rate: float,
-    protect: float,
-    sid: float,
-    noise_scale: float,
-    f0_file: str | None,
-    output_format: str,
-    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way to receive a progress tracker)
-) -> tuple[str, str, str]:
-    source = audio_file
-    if not source and (server_path or "").strip():
-        try:
-            source = service.client_path(server_path.strip())
-        except (PermissionError, FileNotFoundError) as error:
-            raise gr.Error(str(error)) from error
-    if not source:
-        raise gr.Error("Upload an audio file or enter a path on the server.")
+@user_errors
+def match_index(model: str | None) -> tuple[dict, str]:
+    """The index the ecosystem's rule finds for the model (its name inside the index path), and what the model is."""
     if not model:
-        raise gr.Error("Choose a model (put .pth files in assets/weights, then press Refresh).")
-    params = {
+        return gr.update(choices=_index_choices(), value=INDEX_AUTO), ""
+    matched = service.resolve_index(service.AUTO_INDEX, service.resolve_model(model))
+    detail = service.model_detail(model)
+    kind = " · ".join(str(v) for v in (detail.get("version"), detail.get("sample_rate"),
+                                       "f0" if detail.get("f0") else "no f0" if detail.get("f0") is False else None)
+                      if v)
+    index_text = f"index `{Path(matched).name}`" if matched else "no matching index"
+    info = f"**{model}** · {kind} · {index_text}" + (f"\n\n{detail['info']}" if detail.get("info") else "")
+    return gr.update(choices=_index_choices(), value=str(matched) if matched else INDEX_NONE), info
+
+
+def _params(transpose, f0_method, index_rate, filter_radius, resample_sr, rms_mix_rate, protect, sid,
+            noise_scale, f0_file) -> dict:
+    return {
         "transpose": transpose, "f0_method": f0_method, "index_rate": index_rate, "filter_radius": filter_radius,
         "resample_sr": resample_sr, "rms_mix_rate": rms_mix_rate, "protect": protect, "sid": sid,
         "noise_scale": noise_scale, "f0_file": f0_file,
     }
-    try:
-        result = service.convert(
-            source, model, params=params, index=None if index == INDEX_NONE else index,
-            output_format=output_format, progress=lambda stage, done, total: progress(done / total, desc=stage),
-        )
-    except (ValueError, FileNotFoundError) as error:
-        raise gr.Error(str(error)) from error
-    return result["output_path"], result["output_path"], _timings_markdown(result)
+
+
+def timings_markdown(result: dict) -> str:
+    rows = "\n".join(f"| {stage} | {seconds:.2f} s |" for stage, seconds in result["timings_s"].items())
+    total = sum(result["timings_s"].values())
+    index = Path(result["index"]).name if result.get("index") else "none"
+    return (
+        f"**{result['duration_s']:.1f} s at {result['sample_rate_hz']} Hz** (index: `{index}`)\n\n"
+        f"| stage | time |\n| --- | --- |\n{rows}\n| **total** | **{total:.2f} s** |"
+    )
+
+
+def f0_frame(curves: dict | None) -> pd.DataFrame:
+    """Long-format pitch curves for the plot: one row per (time, curve); unvoiced frames (0 Hz) left out."""
+    rows = []
+    curves = curves or {}
+    for curve in ("input", "output"):
+        for time_s, hz in zip(curves.get("time_s", []), curves.get(f"{curve}_hz", []), strict=False):
+            if hz and hz > 0:
+                rows.append((float(time_s), float(hz), curve))
+    # typed even when empty: the plot takes its axes' kinds (numbers, not categories) from the first frame
+    return pd.DataFrame(rows, columns=F0_COLUMNS).astype({"time_s": float, "f0_hz": float})
+
+
+def _f0_curves(source: str, output: str, f0_method: str) -> pd.DataFrame:
+    return f0_frame(service.f0_curves(source, output, f0_method))
+
+
+@user_errors
+def convert(
+    audio_file: str | None, server_path: str, model: str | None, index: str, transpose: float, f0_method: str,
+    index_rate: float, filter_radius: float, resample_sr: float, rms_mix_rate: float, protect: float, sid: float,
+    noise_scale: float, f0_file: str | None, output_format: str,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way to receive a progress tracker)
+) -> tuple[str, str, str, pd.DataFrame]:
+    source = audio_file or (str(service.client_path(server_path.strip())) if (server_path or "").strip() else None)
+    source = require(source, "Upload an audio file or enter a path on the server.")
+    model = require(model, "Choose a model (put .pth files in assets/weights, then press Refresh).")
+    params = _params(transpose, f0_method, index_rate, filter_radius, resample_sr, rms_mix_rate, protect, sid,
+                     noise_scale, f0_file)
+    result = service.convert(
+        source, model, params=params, index=_index_arg(index), output_format=output_format,
+        progress=lambda stage, done, total: progress(done / total if total else None, desc=stage),
+    )
+    output = result["output_path"]
+    return output, output, timings_markdown(result), _f0_curves(source, output, f0_method)
+
+
+def _batch_sources(files: list[str] | None, folder: str) -> list[str]:
+    """Uploaded files (saved into the uploads folder, where jobs may read them) and a server folder's files."""
+    sources = save_uploads(files or [])
+    if (folder or "").strip():
+        sources += [str(path) for path in service.collect_inputs(service.client_path(folder.strip()))]
+    return require(sources or None, "Upload audio files or enter a folder on the server.")
+
+
+@user_errors
+def convert_batch(
+    files: list[str] | None, folder: str, model: str | None, index: str, transpose: float, f0_method: str,
+    index_rate: float, filter_radius: float, resample_sr: float, rms_mix_rate: float, protect: float, sid: float,
+    noise_scale: float, f0_file: str | None, output_format: str,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008
+):
+    """One conversion task per file (they run in the inference worker, which keeps the model loaded)."""
+    model = require(model, "Choose a model (put .pth files in assets/weights, then press Refresh).")
+    params = _params(transpose, f0_method, index_rate, filter_radius, resample_sr, rms_mix_rate, protect, sid,
+                     noise_scale, f0_file)
+    params["f0_file"] = None  # a pitch curve belongs to one recording: single-file conversions only
+    sources = _batch_sources(files, folder)
+    tasks = [service.submit_conversion(path, model, params=params, index=_index_arg(index),
+                                       output_format=output_format) for path in sources]
+    outputs: list[str] = []
+    lines: list[str] = []
+    for number, (source, task) in enumerate(zip(sources, tasks, strict=True)):
+        name = Path(source).name
+        for view in follow(task["id"]):
+            progress((number + (view.fraction or 0)) / len(tasks), desc=f"{number + 1}/{len(tasks)} {name}")
+            yield f"**{number + 1}/{len(tasks)}** {name}: {view.status}", "\n".join(lines), outputs
+        if view.status == "completed":
+            outputs += [item["path"] for item in service.task_outputs(task["id"])]
+            lines.append(f"✅ {name}")
+        else:
+            lines.append(f"❌ {name}: {view.status} {view.error or ''}".rstrip())
+    failed = sum(not line.startswith("✅") for line in lines)
+    summary = f"**{len(tasks) - failed}/{len(tasks)} converted**" + (f", {failed} failed" if failed else "")
+    yield summary, "\n".join(lines), outputs
 
 
 def build() -> None:
     defaults = service.ConvertParams()
-    with gr.Tab("Inference"):
+    with gr.Tab(t("inference.tab"), id="inference"):
         with gr.Row():
-            model = gr.Dropdown(service.list_models(), label="Model", info="inference .pth in assets/weights")
-            index = gr.Dropdown(_index_choices(), value=INDEX_AUTO, label="Index",
-                                info="auto: the index whose name contains the model's")
-            refresh = gr.Button("Refresh", scale=0)
-        with gr.Row():
-            with gr.Column():
-                audio_file = gr.Audio(type="filepath", label="Input audio", sources=["upload"])
-                server_path = gr.Textbox(label="…or a path on the server", placeholder="/path/to/song.flac")
-                transpose = gr.Slider(-24, 24, value=defaults.transpose, step=1, label="Transpose (semitones)",
-                                      info="+12 one octave up (male to female), -12 down")
-                f0_method = gr.Radio(list(service.F0_METHODS), value=defaults.f0_method, label="Pitch method",
-                                     info="rmvpe: best in most cases; pm: fastest; crepe: slow on CPU")
-                index_rate = gr.Slider(0, 1, value=defaults.index_rate, step=0.01, label="Index rate",
-                                       info="how much of the training voice's timbre the index brings")
-                protect = gr.Slider(0, 0.5, value=defaults.protect, step=0.01, label="Protect",
-                                    info="keeps consonants and breaths clear; 0.5 turns it off")
-            with gr.Column():
-                filter_radius = gr.Slider(0, 7, value=defaults.filter_radius, step=1, label="Filter radius",
-                                          info="above 2: median filter on harvest/dio pitch")
-                rms_mix_rate = gr.Slider(0, 1, value=defaults.rms_mix_rate, step=0.01, label="Volume envelope mix",
-                                         info="0: follow the input's loudness; 1: the model's")
-                resample_sr = gr.Slider(0, 48000, value=defaults.resample_sr, step=100, label="Resample output (Hz)",
-                                        info="0 keeps the model's rate")
-                sid = gr.Number(value=defaults.sid, precision=0, label="Speaker id")
-                noise_scale = gr.Slider(0, 1, value=defaults.noise_scale, step=0.01, label="Noise scale",
-                                        info="0 gives the same output on every run")
-                f0_file = gr.File(label="Pitch curve file (optional)", file_types=[".txt", ".csv"], type="filepath")
-                output_format = gr.Dropdown(["wav", "flac", "mp3", "m4a"], value="wav", label="Output format")
-        run = gr.Button("Convert", variant="primary")
-        with gr.Row():
-            output_audio = gr.Audio(type="filepath", label="Output", interactive=False)
-            output_file = gr.File(label="Download", interactive=False)
-        timings = gr.Markdown()
+            models = service.list_models()
+            model = gr.Dropdown(models, value=models[0] if models else None, label=t("inference.model"),
+                                info=t("inference.model_info"), scale=3, elem_id="inference-model",
+                                allow_custom_value=True)
+            index = gr.Dropdown(_index_choices(), value=INDEX_AUTO, label=t("inference.index"),
+                                info=t("inference.index_info"), allow_custom_value=True, scale=3)
+            refresh_button = gr.Button(t("ui.refresh"), scale=0)
+        model_text = gr.Markdown()
+        with gr.Accordion(t("inference.params"), open=True):
+            with gr.Row():
+                with gr.Column():
+                    transpose = gr.Slider(-24, 24, value=defaults.transpose, step=1, label=t("inference.transpose"),
+                                          info=t("inference.transpose_info"))
+                    f0_method = gr.Radio(list(service.F0_METHODS), value=defaults.f0_method,
+                                         label=t("inference.f0_method"), info=t("inference.f0_method_info"),
+                                         elem_id="inference-f0-method")
+                    index_rate = gr.Slider(0, 1, value=defaults.index_rate, step=0.01, label=t("inference.index_rate"),
+                                           info=t("inference.index_rate_info"))
+                    protect = gr.Slider(0, 0.5, value=defaults.protect, step=0.01, label=t("inference.protect"),
+                                        info=t("inference.protect_info"))
+                    output_format = gr.Dropdown(OUTPUT_FORMATS, value="wav", label=t("inference.output_format"))
+                with gr.Column():
+                    filter_radius = gr.Slider(0, 7, value=defaults.filter_radius, step=1,
+                                              label=t("inference.filter_radius"),
+                                              info=t("inference.filter_radius_info"))
+                    rms_mix_rate = gr.Slider(0, 1, value=defaults.rms_mix_rate, step=0.01,
+                                             label=t("inference.rms_mix_rate"), info=t("inference.rms_mix_rate_info"))
+                    resample_sr = gr.Slider(0, 48000, value=defaults.resample_sr, step=100,
+                                            label=t("inference.resample_sr"), info=t("inference.resample_sr_info"))
+                    sid = gr.Number(value=defaults.sid, precision=0, label=t("inference.sid"),
+                                    info=t("inference.sid_info"))
+                    noise_scale = gr.Slider(0, 1, value=defaults.noise_scale, step=0.01,
+                                            label=t("inference.noise_scale"), info=t("inference.noise_scale_info"))
+                    f0_file = gr.File(label=t("inference.f0_file"), file_types=[".txt", ".csv"], type="filepath",
+                                      height=120)
+        params = [model, index, transpose, f0_method, index_rate, filter_radius, resample_sr, rms_mix_rate, protect,
+                  sid, noise_scale, f0_file, output_format]
 
-        refresh.click(_refresh, outputs=[model, index], api_name="refresh_models")
-        run.click(
-            convert,
-            inputs=[audio_file, server_path, model, index, transpose, f0_method, index_rate, filter_radius,
-                    resample_sr, rms_mix_rate, protect, sid, noise_scale, f0_file, output_format],
-            outputs=[output_audio, output_file, timings],
-            api_name="convert",
-        )
+        with gr.Tabs():
+            with gr.Tab(t("inference.single")):
+                with gr.Row():
+                    with gr.Column():
+                        audio_file = gr.Audio(type="filepath", label=t("inference.input_audio"), sources=["upload"],
+                                              elem_id="inference-input-audio")
+                        server_path = gr.Textbox(label=t("inference.server_path"), placeholder="/path/to/song.flac")
+                        run = gr.Button(t("inference.convert"), variant="primary")
+                    with gr.Column():
+                        output_audio = gr.Audio(type="filepath", label=t("inference.output_audio"), interactive=False,
+                                                elem_id="inference-output-audio")
+                        output_file = gr.File(label=t("ui.download"), interactive=False)
+                        timings = gr.Markdown(elem_id="inference-timings")
+                f0_plot = gr.LinePlot(f0_frame(None), x="time_s", y="f0_hz", color="curve",
+                                      label=t("inference.f0_plot"), show_label=True, x_title="s", y_title="Hz",
+                                      height=260)
+            with gr.Tab(t("inference.batch")):
+                with gr.Row():
+                    with gr.Column():
+                        batch_files = gr.File(label=t("inference.batch_files"), file_count="multiple", type="filepath")
+                        batch_folder = gr.Textbox(label=t("inference.batch_folder"), placeholder="/path/to/folder")
+                        run_batch = gr.Button(t("inference.convert_batch"), variant="primary")
+                    with gr.Column():
+                        batch_status = gr.Markdown()
+                        batch_log = gr.Textbox(label=t("ui.log"), lines=6, max_lines=12, interactive=False)
+                        batch_outputs = gr.File(label=t("ui.download"), file_count="multiple", interactive=False)
+
+        refresh_button.click(refresh, outputs=[model, index], api_name="refresh_models")
+        # on load (the first model) and whenever the model changes
+        gr.on(triggers=None, fn=match_index, inputs=model, outputs=[index, model_text], api_name="match_index")
+        run.click(convert, inputs=[audio_file, server_path, *params],
+                  outputs=[output_audio, output_file, timings, f0_plot], api_name="convert")
+        run_batch.click(convert_batch, inputs=[batch_files, batch_folder, *params],
+                        outputs=[batch_status, batch_log, batch_outputs], api_name="convert_batch",
+                        show_progress_on=batch_status, concurrency_limit=None)

@@ -273,6 +273,10 @@ class JobStore:
             raise NotFoundError(f"training {training_id!r} not found")
         return self.get_training(training_id)
 
+    def delete_task(self, task_id: str) -> bool:
+        """Forget a task and its events (the foreign key cascades)."""
+        return bool(self._execute("DELETE FROM tasks WHERE id = ?", (task_id,)))
+
     def delete_training(self, training_id: str) -> bool:
         """Forget a training and its metrics (its tasks stay, unlinked); files on disk are not touched."""
         return bool(self._execute("DELETE FROM trainings WHERE id = ?", (training_id,)))

@@ -214,3 +214,20 @@ def convert_batch(
         if progress:
             progress("batch", number + 1, len(files))
     return {"outputs": outputs, "errors": errors, "params": asdict(converter.params)}
+
+
+def f0_curves(input_path: str | os.PathLike, output_path: str | os.PathLike, f0_method: str = "pm",
+              points: int = 2000) -> dict:
+    """Pitch of the input and of the converted output over time, for the Inference tab's plot.
+
+    At most ``points`` samples per curve (a 10-minute song has 60,000 frames); unvoiced frames are None.
+    """
+    extractor = model_cache().f0_extractor(f0_method, require_asset("rmvpe") if f0_method == "rmvpe" else None)
+    curves = {}
+    for key, path in (("input_hz", input_path), ("output_hz", output_path)):
+        f0 = extractor.compute(load_audio(path, SAMPLE_RATE_16K_HZ))
+        step = max(1, len(f0) // points)
+        curves[key] = [float(v) if v > 0 else None for v in f0[::step]]
+        curves["time_s"] = [i * step / 100 for i in range(len(curves[key]))]
+    length = min(len(curves["input_hz"]), len(curves["output_hz"]))
+    return {name: values[:length] for name, values in curves.items()}

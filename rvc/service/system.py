@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from rvc.assets import asset_status
+from rvc.assets import asset_status, pretrained_pair
 from rvc.config import get_paths
+from rvc.security import allowed_roots
 from rvc.settings import Settings, load_settings, save_settings
 from rvc.system import system_info
 
@@ -33,4 +34,28 @@ def update_settings(**changes) -> dict:
     return save_settings(load_settings().replace(**changes)).to_dict()
 
 
-__all__ = ["Settings", "get_asset_status", "get_settings", "get_system_info", "update_settings"]
+def served_roots() -> list:
+    """The folders the web server may serve files from (outputs, sample pieces, models): the allowed roots."""
+    return allowed_roots()
+
+
+def pretrained_for(target_sr: str, version: str, if_f0: bool) -> dict:
+    """The pretrained base G/D the Train tab fills in for (rate, version, f0); None where not downloaded."""
+    pair = pretrained_pair(version, target_sr, bool(if_f0))
+    return {"pretrained_g": str(pair[0]) if pair else None, "pretrained_d": str(pair[1]) if pair else None}
+
+
+__all__ = [
+    "Settings", "get_asset_status", "get_settings", "get_system_info", "pretrained_for", "served_roots",
+    "start_download", "update_settings",
+]
+
+
+def start_download(names: list[str] | None = None) -> dict:
+    """Download pretrained files as a job (`python -m rvc download`); names as the CLI takes them, None = all."""
+    from rvc.assets import select_assets
+    from rvc.service.jobs import submit
+
+    chosen = list(names or ["all"])
+    select_assets(chosen)  # an unknown name is refused now, not by a failing task
+    return submit("download", ["download", *chosen], {"names": chosen})

@@ -1,0 +1,31 @@
+"""The REST API as its own FastAPI application, mounted by webui.py at `/api/v2` on the Gradio server, so its
+OpenAPI schema and docs live at `/api/v2/openapi.json` and `/api/v2/docs`.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from rvc.api import errors
+from rvc.api.auth import token_guard
+from rvc.api.routes import inference, models, quick, system, tasks, trainings
+
+PREFIX = "/api/v2"
+DESCRIPTION = """Retrieval-based Voice Conversion: conversions, models, trainings and the machine, as JSON.
+
+Errors are an HTTP status with `{"detail": "..."}`. Lists take `limit`/`offset` and return `total`. Long actions
+are tasks: follow one at `GET /tasks/{id}/progress` (Server-Sent Events) or its log at `WS /ws/tasks/{id}/log`.
+When the server requires a token, send `Authorization: Bearer <token>` (or `?token=` on EventSource/WebSocket).
+"""
+
+
+def create_api(token: str | None = None) -> FastAPI:
+    """The API application; with ``token``, every endpoint requires it (see `rvc.api.auth`)."""
+    api = FastAPI(
+        title="RVC WebUI API", version="2", description=DESCRIPTION, docs_url="/docs", redoc_url=None,
+        dependencies=[Depends(token_guard(token))] if token else [],
+    )
+    errors.install(api)
+    for module in (inference, models, trainings, quick, tasks, system):
+        api.include_router(module.router)
+    return api

@@ -1,0 +1,43 @@
+"""What several routers share: the pagination query, links to other endpoints, and file answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Query, Request
+from fastapi.responses import FileResponse
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class Window:
+    """`?limit=&offset=` of a list endpoint."""
+
+    limit: int
+    offset: int
+
+
+def window(
+    limit: int = Query(50, ge=1, le=MAX_PAGE, description="items per page"),
+    offset: int = Query(0, ge=0, description="items to skip"),
+) -> Window:
+    return Window(limit, offset)
+
+
+PageQuery = Annotated[Window, Depends(window)]
+
+
+def link(request: Request, *parts: str) -> str:
+    """The path of another endpoint of this API, as the client reached it (mount point and proxy prefix
+    included), with each part quoted.
+    """
+    return request.scope.get("root_path", "") + "".join(f"/{quote(part, safe='')}" for part in parts)
+
+
+def file_answer(path: Path) -> FileResponse:
+    """A file download under its own name."""
+    return FileResponse(path, filename=path.name)

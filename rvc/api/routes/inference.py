@@ -1,0 +1,51 @@
+"""Conversions as tasks: submit, list, inspect, cancel, delete, and download what they wrote."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import FileResponse
+
+from rvc import service
+from rvc.api.common import PageQuery, file_answer, link
+from rvc.api.schemas import InferenceRequest, OutputOut, Page, TaskOut
+
+KIND = "inference"
+router = APIRouter(prefix="/inference/tasks", tags=["inference"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskOut)
+def submit(body: InferenceRequest) -> dict:
+    """Queue a conversion; the input, model, parameters and index are checked before anything is queued."""
+    return service.submit_conversion(body.audio_path, body.model_id, body.params, body.index, body.output_format)
+
+
+@router.get("", response_model=Page[TaskOut])
+def list_tasks(page: PageQuery, status: str | None = None) -> dict:
+    return service.list_tasks(KIND, status, page.limit, page.offset)
+
+
+@router.get("/{task_id}", response_model=TaskOut)
+def get_task(task_id: str) -> dict:
+    return service.get_task(task_id, KIND)
+
+
+@router.post("/{task_id}/cancel", response_model=TaskOut)
+def cancel(task_id: str) -> dict:
+    return service.cancel_task(task_id, KIND)
+
+
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete(task_id: str, with_outputs: bool = Query(True, description="also remove the files it wrote")) -> None:
+    """Forget a finished task (409 while it runs: cancel it first)."""
+    service.delete_task(task_id, with_outputs, KIND)
+
+
+@router.get("/{task_id}/outputs", response_model=list[OutputOut])
+def outputs(task_id: str, request: Request) -> list[dict]:
+    return [output | {"url": link(request, "inference", "tasks", task_id, "outputs", output["name"])}
+            for output in service.task_outputs(task_id, KIND)]
+
+
+@router.get("/{task_id}/outputs/{filename}", response_class=FileResponse)
+def download(task_id: str, filename: str) -> FileResponse:
+    return file_answer(service.task_output_file(task_id, filename, KIND))

@@ -1,0 +1,251 @@
+"""Request and response bodies of the REST API, as pydantic models (they are also its OpenAPI schema).
+
+Allowed values (rates, versions, pitch methods, presets) are checked by `rvc.service`, the one place that knows
+them, so the models here only fix names and types. Field names are the RVC ecosystem's where it has one
+(`if_f0`, `target_sr`, `total_epoch`, `save_every_epoch`, `f0_method`, `index_rate`...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, Generic, TypeVar
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool
+
+from rvc.service import ConvertParams
+
+T = TypeVar("T")
+
+CONVERT_PARAMS = ", ".join(f.name for f in fields(ConvertParams))
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are an error (a misspelt option must not be ignored silently)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+
+class Page(Out, Generic[T]):
+    items: list[T]
+    total: int = Field(description="how many items match in all")
+    limit: int | None
+    offset: int
+
+
+# --- tasks --------------------------------------------------------------------------------------------------
+
+
+class ProgressOut(Out):
+    done: int
+    total: int
+    stage: str
+    message: str
+
+
+class TaskOut(Out):
+    id: str
+    kind: str = Field(description="inference, preprocess, extract, train, index, export, oneclick, import")
+    status: str = Field(description="queued, running, paused, completed, failed, cancelled, interrupted")
+    progress: ProgressOut
+    params: dict[str, Any]
+    created: float = Field(description="Unix seconds")
+    started: float | None
+    finished: float | None
+    error: str | None
+    result: dict[str, Any] | None
+    training_id: str | None
+
+
+class OutputOut(Out):
+    name: str
+    kind: str = Field(description="what the task announced: audio, model, index, checkpoint...")
+    path: str
+    size_bytes: int
+    url: str = Field(description="where to download it")
+
+
+class InferenceRequest(Body):
+    model_id: str = Field(description="a model of assets/weights (the file's stem)")
+    audio_path: str = Field(description="a file inside the allowed roots, e.g. the path POST /system/upload gave")
+    params: dict[str, Any] = Field(default_factory=dict, description=f"conversion parameters: {CONVERT_PARAMS}")
+    index: str | None = Field("auto", description='"auto" (the index named after the model), null, or a path')
+    output_format: str = "wav"
+
+
+# --- models -------------------------------------------------------------------------------------------------
+
+
+class ModelOut(Out):
+    model_id: str
+    path: str
+    version: str | None
+    sample_rate: int | None
+    f0: bool | None
+    info: str | None
+    size_bytes: int
+    index_path: str | None
+    error: str | None = Field(description="why the file could not be read, if it could not")
+
+
+class IndexOut(Out):
+    name: str
+    path: str
+    dim: int | None
+    size_bytes: int
+
+
+class ImportRequest(Body):
+    url: str = Field(description="a Hugging Face file or repo, a direct link to a .pth/.index, or a .zip of both")
+
+
+class ModelUpdate(Body):
+    name: str | None = Field(None, description="a new name (the file is renamed)")
+    info: str | None = Field(None, description="a new info text")
+
+
+class MergeRequest(Body):
+    model_a: str
+    model_b: str
+    alpha: float = Field(0.5, ge=0.0, le=1.0, description="the weight of model_a")
+    name: str
+    info: str = ""
+
+
+class PathOut(Out):
+    path: str
+
+
+# --- trainings ----------------------------------------------------------------------------------------------
+
+
+class TrainingCreate(Body):
+    name: str = Field(description="the experiment's folder under logs/ and the exported model's name")
+    target_sr: str = Field(description="32k, 40k or 48k")
+    if_f0: StrictBool = Field(True, description="a model with pitch guidance (for singing and most voices)")
+    version: str = Field("v2", description="v1 or v2")
+    dataset_path: str = Field(description="a folder of clips or one recording, inside the allowed roots")
+    config: dict[str, Any] | None = Field(None, description="advanced: a run config replacing the preset")
+
+
+class TrainingUpdate(Body):
+    config: dict[str, Any] | None = Field(None, description="a run config replacing the preset ({} for none)")
+
+
+class TrainingOut(Out):
+    id: str
+    name: str
+    target_sr: str
+    if_f0: bool
+    version: str
+    dataset_path: str
+    current_step: str = Field(description="none, preprocessed, extracted, trained, indexed, exported")
+    config: dict[str, Any]
+    created: float
+    updated: float
+
+
+class TrainingDetail(TrainingOut):
+    tasks: dict[str, TaskOut] = Field(description="the latest task of each step")
+    checkpoints: list[str]
+    has_index: bool
+    exported_models: list[str]
+
+
+class PreprocessRequest(Body):
+    n_proc: int | None = Field(None, ge=1, description="processes (default: one per CPU core)")
+
+
+class SampleOut(Out):
+    name: str
+    path: str
+    url: str
+
+
+class ExtractRequest(Body):
+    f0_method: str = "rmvpe"
+    devices: str = Field("cpu", validation_alias=AliasChoices("devices", "gpu_id", "gpu_ids"),
+                         description="cpu, a GPU number (0) or a range (0-1); also accepted as gpu_id")
+
+
+class TrainRequest(Body):
+    total_epoch: int = Field(20, ge=1)
+    batch_size: int = Field(8, ge=1)
+    save_every_epoch: int = Field(5, ge=1)
+    latest_only: bool = Field(False, description="keep only the latest G_/D_ checkpoint pair")
+    cache_in_gpu: bool = False
+    save_small_each: bool = Field(False, description="also export a small model at every checkpoint")
+    pretrained_g: str | None = Field("auto", description='"auto" (the base model of the kind, if present), '
+                                                          "null, or a path")
+    pretrained_d: str | None = "auto"
+    devices: str = Field("cpu", validation_alias=AliasChoices("devices", "gpu_id", "gpu_ids"))
+
+
+class MetricOut(Out):
+    """One step's losses (loss_g, loss_d, loss_mel, loss_kl, loss_fm, lr... as the trainer reports them)."""
+
+    model_config = ConfigDict(extra="allow")
+    step: int
+    epoch: int
+    created: float
+
+
+class ExportRequest(Body):
+    checkpoint_name: str | None = Field(None, description="a G_*.pth of the training (default: the latest)")
+    export_name: str | None = Field(None, description="the model's name (default: the training's)")
+    overwrite: bool = False
+
+
+class QuickRequest(Body):
+    name: str
+    dataset_path: str
+    preset: str = Field("standard", description="fast, standard or high")
+
+
+# --- system -------------------------------------------------------------------------------------------------
+
+
+class GpuOut(Out):
+    index: int
+    name: str
+    memory_total_mb: int
+    memory_used_mb: int
+    utilization_percent: int
+    temperature_c: int | None
+
+
+class SystemInfoOut(Out):
+    platform: str
+    python: str
+    cpu_count: int
+    cpu_percent: float
+    memory_total_mb: int
+    memory_used_mb: int
+    disk_total_mb: int
+    disk_free_mb: int
+    gpus: list[GpuOut]
+
+
+class UploadOut(Out):
+    path: str
+    name: str
+    size_bytes: int
+    media_type: str
+
+
+class EntryOut(Out):
+    name: str
+    path: str
+    is_dir: bool
+    size_bytes: int | None
+
+
+class BrowseOut(Out):
+    path: str | None = Field(description="the folder listed (null: the allowed roots are listed)")
+    entries: list[EntryOut]
+    total: int
+    limit: int | None
+    offset: int

@@ -1,0 +1,88 @@
+"""Receiving an upload as it streams: the multipart body is parsed chunk by chunk and the file part goes straight
+to `rvc.service.UploadWriter`, which counts the bytes against the limit. Nothing is buffered whole (FastAPI's
+`UploadFile` would spool the entire body before the limit could be checked), and a body announced larger
+than the limit is refused before it is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from rvc import service
+
+FIELD = "file"
+MULTIPART_SLACK_BYTES = 64 * 1024  # boundaries and part headers around the file, in a body's Content-Length
+
+
+class _FilePart:
+    """The multipart callbacks: the part named `FIELD` is written to an `UploadWriter`, other parts are skipped."""
+
+    def __init__(self, limit_bytes: int, folder: str | None) -> None:
+        self.limit_bytes, self.folder = limit_bytes, folder
+        self.writer: service.UploadWriter | None = None
+        self._in_file = False
+        self._field, self._value = b"", b""
+        self._headers: dict[bytes, bytes] = {}
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_part_begin": self._part_begin, "on_header_field": self._header_field,
+            "on_header_value": self._header_value, "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[self._field.lower()] = self._value
+        self._field, self._value = b"", b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        filename = options.get(b"filename")
+        if options.get(b"name") == FIELD.encode() and filename is not None and self.writer is None:
+            self.writer = service.UploadWriter(filename.decode("utf-8", "replace"), self.limit_bytes, self.folder)
+            self._in_file = True
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_file:
+            self.writer.write(data[start:end])
+
+    def _part_end(self) -> None:
+        self._in_file = False
+
+
+async def receive_upload(request: Request, folder: str | None = None) -> dict[str, Any]:
+    """Store the `file` field of a multipart/form-data request (see the module's docstring)."""
+    content_type, options = parse_options_header(request.headers.get("content-type"))
+    if content_type != b"multipart/form-data" or b"boundary" not in options:
+        raise service.UnsupportedMedia(f"send multipart/form-data with the file in the field {FIELD!r}")
+    limit = service.upload_limit_bytes()
+    announced = request.headers.get("content-length")
+    if announced and announced.isdigit() and int(announced) > limit + MULTIPART_SLACK_BYTES:
+        raise service.TooLarge(f"the upload ({int(announced) // 2**20} MB) is larger than the limit of "
+                               f"{limit // 2**20} MB")
+    part = _FilePart(limit, folder)
+    parser = MultipartParser(options[b"boundary"], part.callbacks())
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except BaseException:
+        if part.writer is not None:
+            part.writer.abort()
+        raise
+    if part.writer is None:
+        raise ValueError(f"the multipart body has no file in the field {FIELD!r}")
+    return part.writer.finish()

@@ -1,0 +1,248 @@
+"""Import a model from a URL: a Hugging Face file or repo, a direct link, or a zip holding a `.pth` and its `.index`.
+
+`import_model(url)` checks the URL and queues a task (`python -m rvc import URL`); the task runs
+`import_from_url`, which downloads into a private folder under assets/ (size limit enforced while the bytes
+arrive, progress in bytes), unpacks zips safely (no member outside the folder, no links, total size limited),
+checks every `.pth` is a loadable RVC model and moves the files into assets/weights and assets/indices. An
+existing model or index is never replaced: the import fails and says which name is taken.
+
+A server that downloads what clients name must not become a way into the private network around it, so URLs
+(and every redirect) whose host resolves to a loopback, private or link-local address are refused. Developers
+who serve test files locally set `RVC_IMPORT_ALLOW_PRIVATE=1`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from rvc.assets import resolve_endpoint
+from rvc.config import Paths, get_paths
+from rvc.events import EventSink
+from rvc.service.errors import Conflict, NotAllowed, TooLarge
+from rvc.service.jobs import require_command, submit
+from rvc.service.models import check_model_name, index_dim
+from rvc.settings import load_settings
+from rvc.synth import load_checkpoint
+
+ALLOW_PRIVATE_ENV = "RVC_IMPORT_ALLOW_PRIVATE"
+IMPORTABLE_SUFFIXES = (".pth", ".index", ".zip")
+PROGRESS_STAGE = "download"
+PROGRESS_INTERVAL_S = 0.5
+CHUNK_BYTES = 1 << 20
+TIMEOUT_S = 30.0
+_S_IFMT, _S_IFLNK = 0o170000, 0o120000
+
+
+# --- the URL ------------------------------------------------------------------------------------------------
+
+
+def _private_allowed() -> bool:
+    return os.environ.get(ALLOW_PRIVATE_ENV, "").lower() in ("1", "true", "yes")
+
+
+def check_host(host: str | None) -> None:
+    """Refuse a host that resolves to a loopback, private, link-local or otherwise non-public address."""
+    if not host:
+        raise ValueError("the URL names no host")
+    if _private_allowed():
+        return
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError as error:
+        raise ValueError(f"cannot resolve the host {host!r}: {error}") from error
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            raise NotAllowed(f"{host} resolves to a private or local address ({ip}); imports reach public hosts only")
+
+
+def check_import_url(url: str) -> None:
+    """An http(s) URL to a public host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    check_host(parts.hostname)
+
+
+def import_model(url: str) -> dict[str, Any]:
+    """Queue the import of ``url`` (see the module's docstring); returns the task."""
+    check_import_url(url)
+    require_command("import")
+    return submit("import", ["import", url], params={"url": url})
+
+
+def _file_name(url: str) -> str:
+    return unquote(PurePosixPath(urlsplit(url).path).name)
+
+
+def sources(url: str) -> list[str]:
+    """The file URLs ``url`` stands for: a Hugging Face repo's `.pth`/`.index`/`.zip` files, a hub page of one file
+    (`/blob/` becomes `/resolve/`), or the URL itself.
+    """
+    endpoint = resolve_endpoint()
+    parts = urlsplit(url)
+    if parts.netloc != urlsplit(endpoint).netloc:
+        return [url]
+    segments = [unquote(s) for s in parts.path.strip("/").split("/")]
+    if len(segments) == 2:
+        return _repo_files("/".join(segments), endpoint)
+    if len(segments) > 4 and segments[2] in ("blob", "resolve"):
+        return [f"{endpoint}/{'/'.join(segments[:2])}/resolve/{'/'.join(segments[3:])}"]
+    return [url]
+
+
+def _repo_files(repo_id: str, endpoint: str) -> list[str]:
+    from huggingface_hub import HfApi, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.hf_api import RepoFile
+
+    try:
+        entries = list(HfApi(endpoint=endpoint).list_repo_tree(repo_id, recursive=True, token=False))
+    except HfHubHTTPError as error:
+        raise FileNotFoundError(f"cannot list the Hugging Face repo {repo_id}: {error}") from error
+    files = [e.path for e in entries if isinstance(e, RepoFile) and e.path.endswith(IMPORTABLE_SUFFIXES)]
+    if not files:
+        raise FileNotFoundError(f"the Hugging Face repo {repo_id} holds no .pth, .index or .zip file")
+    return [hf_hub_url(repo_id, path, endpoint=endpoint) for path in sorted(files)]
+
+
+# --- download -----------------------------------------------------------------------------------------------
+
+
+class _Budget:
+    """The bytes an import may still take (downloads and unpacked members together)."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self.used = 0
+
+    def take(self, count: int) -> None:
+        self.used += count
+        if self.used > self.limit_bytes:
+            raise TooLarge(f"the import is larger than the limit of {self.limit_bytes // 2**20} MB")
+
+
+def _check_request(request: httpx.Request) -> None:
+    check_host(request.url.host)  # every hop, so a redirect cannot lead into the private network
+
+
+def download(url: str, folder: Path, budget: _Budget, sink: EventSink) -> Path:
+    """Stream ``url`` into ``folder``; TooLarge as soon as the limit is passed (announced or counted)."""
+    with httpx.Client(follow_redirects=True, timeout=TIMEOUT_S, event_hooks={"request": [_check_request]}) as client:
+        with client.stream("GET", url) as response:
+            if response.status_code >= 400:
+                raise FileNotFoundError(f"{url}: the server answered {response.status_code}")
+            name = _download_name(response) or _file_name(url)
+            if not name.lower().endswith(IMPORTABLE_SUFFIXES):
+                raise ValueError(f"{url}: {name!r} is not a .pth, .index or .zip file")
+            announced = int(response.headers.get("content-length") or 0) or None
+            if announced is not None and budget.used + announced > budget.limit_bytes:
+                raise TooLarge(f"{name} ({announced // 2**20} MB) is larger than the limit of "
+                               f"{budget.limit_bytes // 2**20} MB")
+            target = folder / Path(name).name
+            done, last = 0, 0.0
+            with open(target, "wb") as file:
+                for chunk in response.iter_bytes(CHUNK_BYTES):
+                    budget.take(len(chunk))
+                    file.write(chunk)
+                    done += len(chunk)
+                    if time.monotonic() - last >= PROGRESS_INTERVAL_S:
+                        sink.progress(PROGRESS_STAGE, done, announced or done, name)
+                        last = time.monotonic()
+            sink.progress(PROGRESS_STAGE, done, done, name)
+    return target
+
+
+def _download_name(response: httpx.Response) -> str | None:
+    """The file name of a `Content-Disposition: attachment; filename=...` answer (path parts dropped)."""
+    disposition = response.headers.get("content-disposition", "")
+    for part in disposition.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "filename" and value:
+            return Path(value.strip('"')).name
+    return None
+
+
+def unpack(archive: Path, folder: Path, budget: _Budget) -> list[Path]:
+    """The `.pth` and `.index` members of a zip, written flat into ``folder``; a member with an absolute path,
+    a `..` part or a link is refused, and their sizes count against the budget as they are written.
+    """
+    extracted = []
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive) as zipped:
+        for member in zipped.infolist():
+            path = PurePosixPath(member.filename)
+            if path.is_absolute() or ".." in path.parts or (member.external_attr >> 16) & _S_IFMT == _S_IFLNK:
+                raise ValueError(f"{archive.name}: unsafe member {member.filename!r}")
+            if member.is_dir() or not path.name.endswith((".pth", ".index")):
+                continue
+            target = folder / path.name
+            if target.exists():
+                raise ValueError(f"{archive.name}: two members are named {path.name}")
+            budget.take(member.file_size)
+            with zipped.open(member) as source, open(target, "wb") as file:
+                shutil.copyfileobj(source, file, CHUNK_BYTES)
+            extracted.append(target)
+    return extracted
+
+
+# --- install ------------------------------------------------------------------------------------------------
+
+
+def install(files: Iterable[Path], paths: Paths, sink: EventSink) -> dict[str, Any]:
+    """Move the models into assets/weights and the indexes into assets/indices, after checking all of them.
+
+    With one model, its indexes go to `assets/indices/<model>/`, which links them to the model by the
+    ecosystem's rule (the index path holds the model's name).
+    """
+    files = list(files)
+    models = [path for path in files if path.suffix == ".pth"]
+    indexes = [path for path in files if path.suffix == ".index"]
+    if not models:
+        raise FileNotFoundError("the import holds no .pth model")
+    placed: list[tuple[Path, Path]] = []
+    for model in models:
+        check_model_name(model.stem)
+        load_checkpoint(model)  # a damaged or foreign file fails here, before anything is installed
+        placed.append((model, paths.weights / model.name))
+    index_folder = paths.indices / models[0].stem if len(models) == 1 else paths.indices
+    for index in indexes:
+        index_dim(index)
+        placed.append((index, index_folder / index.name))
+    taken = [str(target) for _, target in placed if target.exists()]
+    if taken:
+        raise Conflict(f"not replacing what exists: {', '.join(taken)} (rename or delete it first)")
+    for source, target in placed:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        sink.artifact("model" if target.suffix == ".pth" else "index", str(target))
+    return {"models": [target.stem for _, target in placed if target.suffix == ".pth"],
+            "indexes": [str(target) for _, target in placed if target.suffix == ".index"]}
+
+
+def import_from_url(url: str, sink: EventSink, limit_bytes: int | None = None, paths: Paths | None = None) -> dict:
+    """Download, unpack, check and install what ``url`` holds (see the module's docstring); the task's work."""
+    check_import_url(url)
+    paths = paths or get_paths()
+    budget = _Budget(limit_bytes or load_settings(paths).upload_limit_mb * 2**20)
+    paths.assets.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".import-", dir=paths.assets) as work:
+        folder = Path(work)
+        files: list[Path] = []
+        for source in sources(url):
+            downloaded = download(source, folder, budget, sink)
+            is_zip = downloaded.suffix == ".zip"
+            files += unpack(downloaded, folder / downloaded.stem, budget) if is_zip else [downloaded]
+        return install(files, paths, sink)

@@ -1,0 +1,173 @@
+"""Model services: the models of `assets/weights` with their metadata, the `.index` files, and the model tools
+(rename, delete, info text, merge, ONNX export; importing from a URL is `rvc.service.importer`).
+
+A model's id is its file stem. Reading a model's metadata loads the file, so what was read is cached in the job
+store (keyed by size and modification time) and a listing stays fast with many large models.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from pathlib import Path
+from typing import Any
+
+from rvc.config import get_paths
+from rvc.jobs import ModelRecord
+from rvc.retrieval import list_indexes as find_indexes
+from rvc.service.errors import Conflict, NotFound
+from rvc.service.jobs import runner
+from rvc.synth import CheckpointError
+from rvc.synth import tools as synth_tools
+
+MODEL_NAME = re.compile(r"^[\w\-][\w.\- ]{0,99}$")
+FEATURE_DIMS = {"v1": 256, "v2": 768}  # the width of the content features a model of each version reads
+
+
+def check_model_name(name: str) -> str:
+    """A name usable as a file stem in `assets/weights` (no path parts, no leading dot)."""
+    if not MODEL_NAME.match(name) or name.endswith((".", " ")):
+        raise ValueError(f"model name {name!r}: use up to 100 letters, digits, spaces, '.', '-' and '_'")
+    return name
+
+
+def model_path(model_id: str) -> Path:
+    """`assets/weights/<model_id>.pth`; NotFound when there is no such model."""
+    path = get_paths().weights / f"{model_id}.pth"
+    if not MODEL_NAME.match(model_id) or not path.is_file():
+        raise NotFound(f"model {model_id!r} not found in assets/weights")
+    return path
+
+
+def model_record(path: Path) -> ModelRecord:
+    """The model's metadata, read from the file only when the cached record is older than the file."""
+    store = runner().store
+    stat = path.stat()
+    try:
+        cached = store.get_model(path.stem)
+    except LookupError:
+        cached = None
+    if cached and cached.path == str(path) and cached.size == stat.st_size and (cached.updated or 0) >= stat.st_mtime:
+        return cached
+    info = synth_tools.model_info(path)
+    return store.upsert_model(ModelRecord(
+        model_id=path.stem, path=str(path), version=info["version"], sample_rate=info["sample_rate"], f0=info["f0"],
+        info=info["info"], size=stat.st_size,
+    ))
+
+
+def _index_roots() -> list[Path]:
+    paths = get_paths()
+    return [root for root in (paths.indices, paths.logs) if root.is_dir()]
+
+
+def _linked_index(stem: str, indexes: dict[Path, list[Path]]) -> str | None:
+    """The ecosystem's link of a model to its index (`rvc.retrieval.find_index_for_model`), over a listing made
+    once for all models instead of one folder walk per model.
+    """
+    for root, found in indexes.items():
+        for path in found:
+            if stem in str(path.relative_to(root)):
+                return str(path)
+    return None
+
+
+def _model_dict(path: Path, indexes: dict[Path, list[Path]]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"model_id": path.stem, "path": str(path), "size_bytes": path.stat().st_size,
+                             "index_path": _linked_index(path.stem, indexes)}
+    try:
+        record = model_record(path)
+    except (CheckpointError, OSError, ValueError) as error:
+        return entry | {"version": None, "sample_rate": None, "f0": None, "info": None, "error": str(error)}
+    return entry | {"version": record.version, "sample_rate": record.sample_rate, "f0": record.f0,
+                    "info": record.info, "error": None}
+
+
+def list_models_detailed() -> list[dict[str, Any]]:
+    """Every `.pth` of `assets/weights` with version, sample rate, f0, info text, size and linked index; a file
+    that cannot be read is listed with its "error".
+    """
+    weights = get_paths().weights
+    indexes = {root: find_indexes(root) for root in _index_roots()}
+    return [_model_dict(path, indexes) for path in sorted(weights.glob("*.pth"))] if weights.is_dir() else []
+
+
+def model_detail(model_id: str) -> dict[str, Any]:
+    return _model_dict(model_path(model_id), {root: find_indexes(root) for root in _index_roots()})
+
+
+def rename_model(model_id: str, new_name: str) -> dict[str, Any]:
+    """Rename the file (its index keeps its name: link it again by renaming the index too, if it was linked)."""
+    source = model_path(model_id)
+    target = source.with_name(f"{check_model_name(new_name)}.pth")
+    if target.exists():
+        raise Conflict(f"a model named {new_name!r} exists")
+    os.replace(source, target)
+    runner().store.delete_model(model_id)
+    return model_detail(new_name)
+
+
+def delete_model(model_id: str) -> None:
+    """Remove the model file and its cached metadata (its index stays: other models may use it)."""
+    model_path(model_id).unlink()
+    runner().store.delete_model(model_id)
+
+
+def set_model_info(model_id: str, info: str) -> dict[str, Any]:
+    synth_tools.modify_info(model_path(model_id), info)
+    return model_detail(model_id)
+
+
+def merge_models(first: str, second: str, alpha: float, name: str, info: str = "") -> dict[str, Any]:
+    """``alpha * first + (1 - alpha) * second`` saved as a new model ``name`` (never over an existing one)."""
+    target = get_paths().weights / f"{check_model_name(name)}.pth"
+    if target.exists():
+        raise Conflict(f"a model named {name!r} exists")
+    synth_tools.merge_models(model_path(first), model_path(second), alpha, target, info)
+    return model_detail(name)
+
+
+def export_onnx(model_id: str) -> dict[str, str]:
+    """`assets/onnx/<model_id>.onnx`, for runtimes without PyTorch (see `rvc.synth.onnx_export`)."""
+    from rvc.synth import load_synthesizer
+    from rvc.synth.onnx_export import export_onnx as write_onnx
+
+    model = load_synthesizer(model_path(model_id))
+    return {"path": str(write_onnx(model, get_paths().assets / "onnx" / f"{model_id}.onnx"))}
+
+
+# --- indexes ------------------------------------------------------------------------------------------------
+
+
+def index_dim(path: str | os.PathLike) -> int:
+    """The vector width of a faiss index file, from its header (a four-byte type code, then the width as int32),
+    so that checking an index does not load its vectors.
+    """
+    with open(path, "rb") as file:
+        header = file.read(8)
+    if len(header) < 8:
+        raise ValueError(f"{path}: not a faiss index (the file is too short)")
+    return struct.unpack("<i", header[4:8])[0]
+
+
+def check_index_fits(index: Path, record: ModelRecord) -> None:
+    """A v1 model reads 256-d features and a v2 model 768-d ones: the index must hold the same width."""
+    expected = FEATURE_DIMS.get(record.version or "")
+    dim = index_dim(index)
+    if expected is not None and dim != expected:
+        raise ValueError(f"index {index.name} holds {dim}-d features but model {record.model_id} "
+                         f"({record.version}) uses {expected}-d ones: choose another index or none")
+
+
+def list_indexes() -> list[dict[str, Any]]:
+    """The usable `.index` files under assets/indices and logs/, with their width."""
+    found = []
+    for root in _index_roots():
+        for path in find_indexes(root):
+            try:
+                dim: int | None = index_dim(path)
+            except (OSError, ValueError):
+                dim = None
+            found.append({"name": path.name, "path": str(path), "dim": dim, "size_bytes": path.stat().st_size})
+    return found

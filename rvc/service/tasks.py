@@ -1,0 +1,181 @@
+"""Tasks as front ends see them: submit a conversion, list, inspect, cancel, delete, follow events, find outputs.
+
+Everything a client sends is checked before a task is queued (the input path inside the allowed roots, the
+model present, the parameters in range, the index as wide as the model's features), so a mistake is an error
+at once rather than a task that fails a minute later.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rvc.audio import SUPPORTED_OUTPUT_FORMATS
+from rvc.config import get_paths
+from rvc.infer import ParameterError
+from rvc.jobs import INFERENCE_KIND, TERMINAL_STATUSES, Task, TaskStatus
+from rvc.security import PathNotAllowedError
+from rvc.service.conversion import AUTO_INDEX, as_params, client_path, resolve_index
+from rvc.service.errors import Conflict, NotFound
+from rvc.service.jobs import conversion_resource, job_errors, runner, submit, task_dict
+from rvc.service.models import check_index_fits, model_path, model_record
+from rvc.service.pages import check_window, page
+
+API_OUTPUTS = "api"  # conversions submitted as tasks write to outputs/api/<random>/, one folder per task
+
+
+def _task(task_id: str, kind: str | None = None) -> Task:
+    """The task, which must be of ``kind`` when given: an inference id asked for as a one-click task is unknown."""
+    with job_errors():
+        task = runner().get(task_id)
+    if kind is not None and task.kind != kind:
+        raise NotFound(f"task {task_id!r} not found")
+    return task
+
+
+def get_task(task_id: str, kind: str | None = None) -> dict[str, Any]:
+    return task_dict(_task(task_id, kind))
+
+
+def list_tasks(kind: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0) -> dict:
+    """Tasks newest first, optionally of one kind and status."""
+    check_window(limit, offset)
+    if status is not None and status not in {str(s) for s in TaskStatus}:
+        raise ValueError(f"status {status!r} is unknown: use one of {', '.join(TaskStatus)}")
+    found = runner().store.list_tasks(status=status, kind=kind, limit=limit, offset=offset)
+    return page([task_dict(task) for task in found.items], found.total, limit, offset)
+
+
+def cancel_task(task_id: str, kind: str | None = None) -> dict[str, Any]:
+    """Cancel a queued or running task (a finished one is returned unchanged)."""
+    _task(task_id, kind)
+    with job_errors():
+        return task_dict(runner().cancel(task_id))
+
+
+def wait_task(task_id: str, timeout: float | None = None) -> dict[str, Any]:
+    """Block until the task has ended; TimeoutError after ``timeout`` seconds."""
+    with job_errors():
+        return task_dict(runner().wait(task_id, timeout))
+
+
+def delete_task(task_id: str, with_outputs: bool = True, kind: str | None = None) -> None:
+    """Forget a finished task and its events, and (``with_outputs``) remove the files it produced."""
+    task = _task(task_id, kind)
+    if not task.done:
+        raise Conflict(f"task {task_id} is {task.status}: cancel it before deleting it")
+    outputs = task_outputs(task_id) if with_outputs else []
+    with job_errors():
+        runner().store.delete_task(task_id)
+    for output in outputs:
+        path = Path(output["path"])
+        path.unlink(missing_ok=True)
+        _remove_task_folder(path.parent)
+
+
+def _remove_task_folder(folder: Path) -> None:
+    """The per-task folder of a conversion (outputs/api/<random>/), once empty; never any other folder."""
+    if folder.parent == get_paths().home / "outputs" / API_OUTPUTS and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+# --- events -------------------------------------------------------------------------------------------------
+
+
+def task_events(task_id: str, from_seq: int = 0) -> list[dict[str, Any]]:
+    """The task's stored events from ``from_seq`` (the protocol line plus seq, task_id, created)."""
+    _task(task_id)
+    return [event.to_dict() for event in runner().store.events(task_id, from_seq)]
+
+
+def follow_task(task_id: str, from_seq: int = 0) -> Iterator[dict[str, Any]]:
+    """The task's events from ``from_seq``: the stored ones, then live ones, ending after the final one."""
+    with job_errors():
+        subscription = runner().subscribe(task_id, from_seq)
+    with subscription:
+        for event in subscription:
+            yield event.to_dict()
+
+
+async def stream_task(task_id: str, from_seq: int = 0) -> AsyncIterator[dict[str, Any]]:
+    """`follow_task` for an event loop (SSE, WebSocket): the waiting happens off the loop's thread."""
+    with job_errors():
+        async for event in runner().stream(task_id, from_seq):
+            yield event.to_dict()
+
+
+def is_final(event: dict[str, Any]) -> bool:
+    """Whether an event (as `follow_task` yields it) is the task's last: its terminal status."""
+    return event["type"] == "status" and event.get("status") in TERMINAL_STATUSES
+
+
+# --- outputs ------------------------------------------------------------------------------------------------
+
+
+def task_outputs(task_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+    """The files a task announced (its artifact events) that still exist inside the allowed roots."""
+    _task(task_id, kind)
+    outputs: dict[str, dict[str, Any]] = {}
+    for event in runner().store.events(task_id):
+        if event.type != "artifact":
+            continue
+        try:
+            path = client_path(event.data["path"])
+        except (PathNotAllowedError, FileNotFoundError, KeyError):
+            continue
+        if path.is_file():
+            outputs[str(path)] = {"name": path.name, "path": str(path), "kind": str(event.data.get("kind", "file")),
+                                  "size_bytes": path.stat().st_size}
+    return list(outputs.values())
+
+
+def task_output_file(task_id: str, name: str, kind: str | None = None, file_type: str | None = None) -> Path:
+    """One output of the task by file name (and artifact kind when given), for download."""
+    for output in task_outputs(task_id, kind):
+        if output["name"] == name and file_type in (None, output["kind"]):
+            return Path(output["path"])
+    raise NotFound(f"task {task_id} has no output {name!r}")
+
+
+# --- conversions --------------------------------------------------------------------------------------------
+
+
+def submit_conversion(
+    audio_path: str,
+    model_id: str,
+    params: dict[str, Any] | None = None,
+    index: str | None = AUTO_INDEX,
+    output_format: str = "wav",
+) -> dict[str, Any]:
+    """Queue the conversion of one file with a model of `assets/weights`; returns the task.
+
+    ``index``: "auto" (the index named after the model, when there is one), None for none, or a path. The
+    output goes to `outputs/api/<random>/<input>_<model>.<format>`, so tasks never overwrite each other's.
+    """
+    source = client_path(audio_path)
+    if not source.is_file():
+        raise FileNotFoundError(f"{audio_path!r} is not a file")
+    model = model_path(model_id)
+    convert_params = as_params(params)
+    if convert_params.f0_file:
+        convert_params = convert_params.replace(f0_file=str(client_path(convert_params.f0_file)))
+    fmt = output_format.lower()
+    if fmt not in SUPPORTED_OUTPUT_FORMATS:
+        raise ParameterError(f"output_format {output_format!r} is not supported: use one of "
+                             f"{', '.join(SUPPORTED_OUTPUT_FORMATS)}")
+    index_path = None
+    if convert_params.index_rate > 0 and index not in (None, ""):
+        index_path = resolve_index(index if index == AUTO_INDEX else client_path(index), model)
+        if index_path is not None:
+            check_index_fits(index_path, model_record(model))
+    folder = get_paths().home / "outputs" / API_OUTPUTS / uuid.uuid4().hex[:12]
+    output = folder / f"{source.stem}_{model.stem}.{fmt}"
+    request = {
+        "input_path": str(source), "model": str(model), "output_path": str(output), "params": asdict(convert_params),
+        "index": str(index_path) if index_path else None, "output_format": fmt,
+    }
+    return submit(INFERENCE_KIND, params=request, resource=conversion_resource())
+

@@ -1,0 +1,49 @@
+"""One-click tab: a dataset, a name and a preset; one button runs every training step, then a test conversion."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import gradio as gr
+
+from rvc import service
+from tabs.common import follow_with_progress, require, user_errors
+from tabs.i18n import t
+from tabs.train import dataset_path
+
+PRESETS = ["fast", "standard", "high"]
+
+
+@user_errors
+def oneclick(
+    name: str, files: list[str] | None, server_path: str, preset: str,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008
+) -> Iterator[tuple[str, str, str | None, list[str]]]:
+    name = require(name, "Type a name for the new voice.")
+    task = service.start_oneclick(name, dataset_path(name, files, server_path), preset)
+    view = None
+    for view in follow_with_progress(task["id"], progress):
+        yield view.markdown(), view.log_text, None, []
+    outputs = service.task_outputs(task["id"])
+    audio = next((item["path"] for item in outputs if item["kind"] == "audio"), None)
+    yield view.markdown(), view.log_text, audio, [item["path"] for item in outputs]
+
+
+def build() -> None:
+    with gr.Tab(t("oneclick.tab"), id="oneclick"):
+        gr.Markdown(t("oneclick.intro"))
+        with gr.Row():
+            with gr.Column():
+                name = gr.Textbox(label=t("oneclick.name"), info=t("oneclick.name_info"))
+                files = gr.File(label=t("train.dataset_upload"), file_count="multiple", type="filepath")
+                server_path = gr.Textbox(label=t("train.dataset_path"), info=t("train.dataset_path_info"),
+                                         placeholder="/path/to/dataset")
+                preset = gr.Radio(PRESETS, value="standard", label=t("oneclick.preset"), info=t("oneclick.preset_info"))
+                run = gr.Button(t("oneclick.run"), variant="primary")
+            with gr.Column():
+                status = gr.Markdown(elem_id="oneclick-status")
+                test_audio = gr.Audio(type="filepath", label=t("oneclick.test_audio"), interactive=False)
+                outputs = gr.File(label=t("ui.download"), file_count="multiple", interactive=False)
+        log = gr.Textbox(label=t("ui.log"), lines=10, max_lines=20, interactive=False, autoscroll=True)
+        run.click(oneclick, inputs=[name, files, server_path, preset], outputs=[status, log, test_audio, outputs],
+                  api_name="oneclick", show_progress_on=status, concurrency_limit=None)

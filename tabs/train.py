@@ -1,0 +1,443 @@
+"""Train tab: the four-step wizard (preprocess, extract, train, index + export) of one experiment.
+
+Each step is a job; its panel unlocks when the step before it is done, as the store records it, so re-opening
+the page (or restarting the server) shows where an experiment stands and follows the step that is running.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from rvc import service
+from tabs.common import TaskView, follow_with_progress, require, save_uploads, user_errors
+from tabs.i18n import t
+
+SAMPLE_RATES = ["32k", "40k", "48k"]
+VERSIONS = ["v1", "v2"]
+STEPS = ("none", "preprocessed", "extracted", "trained", "indexed", "exported")
+TASK_STEPS = ("preprocess", "extract", "train", "index", "export")  # the wizard's jobs, in order
+SAMPLES = 5  # pieces of the preprocessed dataset offered to listen to
+LOSSES = ("loss_g", "loss_d", "loss_mel", "loss_kl")
+PLOT_EVERY_S = 2.0  # the loss plot is re-read from the metrics store at most this often while training
+PRETRAINED_AUTO = "auto"
+
+
+# --- reading the store ----------------------------------------------------------------------------------------
+
+def experiment_names() -> list[str]:
+    return [item["name"] for item in service.list_trainings(limit=500)["items"]]
+
+
+def find_training(name: str | None) -> dict | None:
+    """The stored training of that experiment name (with its tasks and checkpoints), or None for a new one."""
+    if not (name or "").strip():
+        return None
+    for item in service.list_trainings(limit=500)["items"]:
+        if item["name"] == name.strip():
+            return service.get_training(item["id"])
+    return None
+
+
+def _existing(name: str | None) -> dict:
+    training = find_training(require(name, "Choose an experiment or type a new name."))
+    if training is None:
+        raise gr.Error(f"No experiment named {name!r}: start with step 1 (preprocess).")
+    return training
+
+
+def step_number(training: dict | None) -> int:
+    """How many wizard steps are done (0 for a new experiment)."""
+    return STEPS.index(training["current_step"]) if training and training["current_step"] in STEPS else 0
+
+
+def latest_tasks(training: dict | None) -> dict[str, dict]:
+    """step -> the latest task of that step ("tasks" may come as a mapping or as a list of task dicts)."""
+    tasks = (training or {}).get("tasks") or {}
+    if isinstance(tasks, dict):
+        return {step: task for step, task in tasks.items() if task}
+    return {task.get("kind", ""): task for task in tasks}
+
+
+def metrics_frames(rows: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The metrics store's rows as the loss plot (long format: step, value, series) and the lr plot."""
+    losses = [(row["step"], float(row[key]), key) for row in rows for key in LOSSES if row.get(key) is not None]
+    rates = [(row["step"], float(row["lr"])) for row in rows if row.get("lr") is not None]
+    # typed even when empty: the plot takes its axes' kinds (numbers, not categories) from the first frame
+    return (pd.DataFrame(losses, columns=["step", "value", "series"]).astype({"step": int, "value": float}),
+            pd.DataFrame(rates, columns=["step", "lr"]).astype({"step": int, "lr": float}))
+
+
+def report_markdown(report: dict | None) -> str:
+    if not report:
+        return ""
+    rows = "\n".join(
+        f"| {key} | {value if not isinstance(value, (dict, list)) else json.dumps(value)[:200]} |"
+        for key, value in report.items()
+    )
+    return f"| | |\n| --- | --- |\n{rows}"
+
+
+def summary_markdown(training: dict | None) -> str:
+    if training is None:
+        return "New experiment: fill in step 1 and press **Preprocess**."
+    done = step_number(training)
+    steps = " → ".join(("**" + s + "**") if i < done else s for i, s in enumerate(TASK_STEPS))
+    running = [f"{step} is {task['status']}" for step, task in latest_tasks(training).items()
+               if task.get("status") in ("queued", "running")]
+    text = (f"**{training['name']}** · {training['version']} {training['target_sr']} "
+            f"{'f0' if training['if_f0'] else 'no f0'} · {steps}")
+    if training.get("checkpoints"):
+        text += f" · {len(training['checkpoints'])} checkpoint(s)"
+    if training.get("exported_models"):
+        text += " · exported: " + ", ".join(f"`{Path(str(m)).name}`" for m in training["exported_models"])
+    return text + (f"\n\n▶️ {', '.join(running)}" if running else "")
+
+
+# --- the wizard's state on the page ---------------------------------------------------------------------------
+
+def wizard_updates(training: dict | None) -> list:
+    """Panels and buttons for [summary, extract, train, pause, resume, index, export, checkpoint, step2, step3,
+    step4]: a step's button unlocks when the step before it is done."""
+    done = step_number(training)
+    tasks = latest_tasks(training)
+    training_task = tasks.get("train") or {}
+    running = training_task.get("status") in ("queued", "running")
+    resumable = training_task.get("status") in ("paused", "interrupted", "failed", "cancelled")
+    checkpoints = list((training or {}).get("checkpoints") or [])
+    return [
+        summary_markdown(training),
+        gr.update(interactive=done >= 1),
+        gr.update(interactive=done >= 2 and not running),
+        gr.update(interactive=done >= 2),
+        gr.update(interactive=done >= 2 and (resumable or bool(checkpoints))),
+        gr.update(interactive=done >= 2),
+        gr.update(interactive=bool(checkpoints) or done >= 3),
+        gr.update(choices=checkpoints, value=checkpoints[-1] if checkpoints else None),
+        gr.update(open=done >= 1),
+        gr.update(open=done >= 2),
+        gr.update(open=done >= 3 or bool(checkpoints)),
+    ]
+
+
+def _samples(training: dict | None) -> list:
+    pieces = service.preprocess_samples(training["id"], k=SAMPLES) if training and step_number(training) else []
+    paths = [piece["path"] for piece in pieces][:SAMPLES]
+    return [gr.update(value=path, visible=True) for path in paths] + [gr.update(value=None, visible=False)] * (
+        SAMPLES - len(paths))
+
+
+@user_errors
+def load_training(name: str | None) -> list:
+    """Everything the wizard shows of an experiment: its settings, step panels, report, samples and loss plot."""
+    training = find_training(name)
+    if training is None:
+        fields = [gr.update()] * 4
+        report = ""
+        losses, rates = metrics_frames([])
+    else:
+        fields = [training["target_sr"], training["version"], bool(training["if_f0"]), training["dataset_path"]]
+        report = report_markdown(service.preprocess_report(training["id"]))
+        losses, rates = metrics_frames(service.training_metrics(training["id"]))
+    statuses = [_task_status(latest_tasks(training).get(step)) for step in TASK_STEPS]
+    return [*fields, *wizard_updates(training), report, *_samples(training), losses, rates, *statuses]
+
+
+def _task_status(task: dict | None) -> str:
+    if not task:
+        return ""
+    progress = task.get("progress") or {}
+    view = TaskView(task_id=task["id"], kind=task.get("kind", ""), status=task["status"],
+                    stage=progress.get("stage", ""), done=progress.get("done", 0), total=progress.get("total", 0),
+                    error=task.get("error"))
+    return view.markdown()
+
+
+@user_errors
+def refresh_experiments(name: str | None = None) -> dict:
+    names = experiment_names()
+    return gr.update(choices=names, value=name if name else (names[0] if names else None))
+
+
+@user_errors
+def pretrained_for(target_sr: str, version: str, if_f0: bool) -> tuple[str, str]:
+    """The base models for the rate/version/f0, as the service finds them ("auto" when it cannot say)."""
+    found = service.pretrained_for(target_sr, version, bool(if_f0))
+    return found.get("pretrained_g") or "", found.get("pretrained_d") or ""
+
+
+# --- the steps ------------------------------------------------------------------------------------------------
+
+def _follow(task: dict, progress: gr.Progress | None) -> Iterator[tuple[str, str]]:
+    for view in follow_with_progress(task["id"], progress):
+        yield view.markdown(), view.log_text
+
+
+def dataset_path(name: str, files: list[str] | None, server_path: str) -> str:
+    """A folder (or recording) on the server, or the uploaded files saved together into `uploads/<name>/`."""
+    if (server_path or "").strip():
+        return str(service.client_path(server_path.strip()))
+    saved = save_uploads(files or [], folder=f"dataset-{name}")
+    if not saved:
+        raise gr.Error("Upload the dataset or enter its folder on the server.")
+    return saved[0] if len(saved) == 1 else str(Path(saved[0]).parent)
+
+
+def run_config(config_path: str) -> dict | None:
+    """The advanced run config: a config.json on the server (train/data/model sections), or None."""
+    if not (config_path or "").strip():
+        return None
+    path = service.client_path(config_path.strip())
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise gr.Error(f"{path} is not valid JSON: {error}") from error
+
+
+@user_errors
+def preprocess(
+    name: str | None, target_sr: str, version: str, if_f0: bool, files: list[str] | None, server_path: str,
+    n_proc: float | None, config_path: str,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008
+) -> Iterator[tuple[str, str]]:
+    """Step 1: create the experiment (or reuse it, to preprocess again) and cut the dataset into pieces."""
+    name = require(name, "Type a name for the experiment.")
+    config = run_config(config_path)
+    training = find_training(name)
+    if training is None:
+        dataset = dataset_path(name, files, server_path)
+        training = service.create_training(name, target_sr, bool(if_f0), version, dataset, config=config)
+    elif config is not None:
+        service.update_training(training["id"], config=config)
+    task = service.start_preprocess(training["id"], n_proc=int(n_proc) if n_proc else None)
+    yield from _follow(task, progress)
+
+
+@user_errors
+def extract(name: str | None, f0_method: str, devices: str,
+            progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str]]:  # noqa: B008
+    """Step 2: pitch and content features of every piece."""
+    task = service.start_extract(_existing(name)["id"], f0_method=f0_method, devices=(devices or "cpu").strip())
+    yield from _follow(task, progress)
+
+
+def _follow_training(training_id: str, task: dict, progress: gr.Progress | None) -> Iterator[tuple]:
+    """Status, log and the two plots, the plots re-read from the metrics store as new steps are logged."""
+    rows = service.training_metrics(training_id)
+    read_at = time.monotonic()
+    for view in follow_with_progress(task["id"], progress):
+        if view.metric is not None and (time.monotonic() - read_at >= PLOT_EVERY_S or not view.running):
+            since = rows[-1]["step"] if rows else None
+            seen = {row["step"] for row in rows}
+            rows += [row for row in service.training_metrics(training_id, since_step=since) if row["step"] not in seen]
+            read_at = time.monotonic()
+        yield (view.markdown(), view.log_text, *metrics_frames(rows))
+
+
+@user_errors
+def train(
+    name: str | None, epochs: float, batch_size: float, save_every: float, latest_only: bool, cache_in_gpu: bool,
+    save_small_each: bool, pretrained_g: str, pretrained_d: str, devices: str,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008
+) -> Iterator[tuple]:
+    """Step 3: train (or continue training up to the new epoch count)."""
+    training = _existing(name)
+    task = service.start_train(
+        training["id"], epochs=int(epochs), batch_size=int(batch_size), save_every=int(save_every),
+        latest_only=bool(latest_only), cache_in_gpu=bool(cache_in_gpu), save_small_each=bool(save_small_each),
+        pretrained_g=(pretrained_g or "").strip() or None, pretrained_d=(pretrained_d or "").strip() or None,
+        devices=(devices or "cpu").strip(),
+    )
+    yield from _follow_training(training["id"], task, progress)
+
+
+@user_errors
+def pause(name: str | None) -> str:
+    task = service.pause_training(_existing(name)["id"])
+    return f"⏸️ pause requested ({task['status']}): the trainer stops after the current step and saves."
+
+
+@user_errors
+def resume(name: str | None, progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:  # noqa: B008
+    training = _existing(name)
+    yield from _follow_training(training["id"], service.resume_training(training["id"]), progress)
+
+
+@user_errors
+def build_index(name: str | None, progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str]]:  # noqa: B008
+    """Step 4a: the retrieval index of the experiment's features."""
+    yield from _follow(service.start_index(_existing(name)["id"]), progress)
+
+
+@user_errors
+def export(name: str | None, checkpoint: str | None, export_name: str, overwrite: bool,
+           progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str, list[str]]]:  # noqa: B008
+    """Step 4b: the small inference model of a checkpoint, into assets/weights."""
+    task = service.start_export(_existing(name)["id"], checkpoint_name=checkpoint or None,
+                                export_name=(export_name or "").strip() or None, overwrite=bool(overwrite))
+    status, log = "", ""
+    for status, log in _follow(task, progress):
+        yield status, log, []
+    yield status, log, [item["path"] for item in service.task_outputs(task["id"])]
+
+
+@user_errors
+def follow_running(name: str | None, progress: gr.Progress = gr.Progress()) -> Iterator[list]:  # noqa: B008
+    """On opening an experiment: follow the step that is running, if any (outputs as `load_training`'s tail)."""
+    training = find_training(name)
+    yield [gr.skip()] * (len(TASK_STEPS) + 3)
+    for step, task in latest_tasks(training).items():
+        if task.get("status") not in ("queued", "running") or step not in TASK_STEPS:
+            continue
+        slot = TASK_STEPS.index(step)
+        for status, log, *plots in _follow_training(training["id"], task, progress):
+            statuses = [gr.skip()] * len(TASK_STEPS)
+            statuses[slot] = status
+            yield [*statuses, log, *(plots if step == "train" else [gr.skip(), gr.skip()])]
+        return
+
+
+# --- layout ---------------------------------------------------------------------------------------------------
+
+def _default_devices() -> str:
+    try:
+        return "0" if service.get_system_info().get("gpus") else "cpu"
+    except Exception:  # no GPU library: the CPU is always there
+        return "cpu"
+
+
+def build() -> None:
+    settings = service.get_settings()
+    devices_default = _default_devices()
+    with gr.Tab(t("train.tab"), id="train"):
+        gr.Markdown(t("train.intro"))
+        with gr.Row():
+            experiment = gr.Dropdown([], value=None, allow_custom_value=True, label=t("train.experiment"),
+                                     info=t("train.experiment_info"), scale=4, elem_id="train-experiment")
+            refresh_button = gr.Button(t("ui.refresh"), scale=0)
+        summary = gr.Markdown(elem_id="train-summary")
+
+        with gr.Accordion(t("train.step1"), open=True):
+            with gr.Row():
+                target_sr = gr.Radio(SAMPLE_RATES, value="40k", label=t("train.target_sr"),
+                                     info=t("train.target_sr_info"))
+                version = gr.Radio(VERSIONS, value="v2", label=t("train.version"), info=t("train.version_info"))
+                if_f0 = gr.Checkbox(value=True, label=t("train.if_f0"), info=t("train.if_f0_info"))
+            with gr.Row():
+                dataset_files = gr.File(label=t("train.dataset_upload"), file_count="multiple", type="filepath")
+                dataset_path = gr.Textbox(label=t("train.dataset_path"), info=t("train.dataset_path_info"),
+                                          elem_id="train-dataset-path", placeholder="/path/to/dataset")
+            with gr.Accordion(t("train.advanced"), open=False):
+                with gr.Row():
+                    n_proc = gr.Number(value=None, precision=0, minimum=0, label=t("train.n_proc"),
+                                       info=t("train.n_proc_info"))
+                    config_path = gr.Textbox(label=t("train.config_path"), info=t("train.config_path_info"),
+                                             elem_id="train-config-path")
+            preprocess_button = gr.Button(t("train.preprocess"), variant="primary")
+            status_preprocess = gr.Markdown(elem_id="train-status-preprocess")
+            report = gr.Markdown()
+            with gr.Row():
+                samples = [gr.Audio(type="filepath", interactive=False, visible=False, label=f"{i + 1}")
+                           for i in range(SAMPLES)]
+
+        with gr.Accordion(t("train.step2"), open=False) as panel2:
+            with gr.Row():
+                f0_method = gr.Radio(list(service.F0_METHODS), value=settings.get("default_f0_method", "rmvpe"),
+                                     label=t("train.f0_method"), info=t("train.f0_method_info"),
+                                     elem_id="train-f0-method")
+                extract_devices = gr.Textbox(value=devices_default, label=t("train.devices"),
+                                             info=t("train.devices_info"))
+            extract_button = gr.Button(t("train.extract"), variant="primary", interactive=False)
+            status_extract = gr.Markdown(elem_id="train-status-extract")
+
+        with gr.Accordion(t("train.step3"), open=False) as panel3:
+            with gr.Row():
+                epochs = gr.Number(value=20, precision=0, minimum=1, label=t("train.epochs"),
+                                   info=t("train.epochs_info"), elem_id="train-epochs")
+                batch_size = gr.Number(value=8, precision=0, minimum=1, label=t("train.batch_size"),
+                                       info=t("train.batch_size_info"), elem_id="train-batch-size")
+                save_every = gr.Number(value=5, precision=0, minimum=1, label=t("train.save_every"),
+                                       info=t("train.save_every_info"), elem_id="train-save-every")
+                train_devices = gr.Textbox(value=devices_default, label=t("train.devices"),
+                                           info=t("train.devices_info"))
+            with gr.Row():
+                latest_only = gr.Checkbox(value=False, label=t("train.latest_only"), info=t("train.latest_only_info"))
+                cache_in_gpu = gr.Checkbox(value=False, label=t("train.cache_in_gpu"),
+                                           info=t("train.cache_in_gpu_info"))
+                save_small_each = gr.Checkbox(value=False, label=t("train.save_small_each"),
+                                              info=t("train.save_small_each_info"))
+            with gr.Row():
+                pretrained_g = gr.Textbox(value=PRETRAINED_AUTO, label=t("train.pretrained_g"),
+                                          info=t("train.pretrained_info"))
+                pretrained_d = gr.Textbox(value=PRETRAINED_AUTO, label=t("train.pretrained_d"),
+                                          info=t("train.pretrained_info"))
+            with gr.Row():
+                train_button = gr.Button(t("train.train"), variant="primary", interactive=False)
+                pause_button = gr.Button(t("train.pause"), interactive=False)
+                resume_button = gr.Button(t("train.resume"), interactive=False)
+            status_train = gr.Markdown(elem_id="train-status-train")
+            with gr.Row():
+                losses, rates = metrics_frames([])
+                loss_plot = gr.LinePlot(losses, x="step", y="value", color="series", label=t("train.loss_plot"),
+                                        show_label=True, height=280)
+                lr_plot = gr.LinePlot(rates, x="step", y="lr", label=t("train.lr_plot"), show_label=True,
+                                      height=280, y_axis_format=".1e")
+
+        with gr.Accordion(t("train.step4"), open=False) as panel4:
+            with gr.Row():
+                index_button = gr.Button(t("train.index"), interactive=False)
+            status_index = gr.Markdown(elem_id="train-status-index")
+            with gr.Row():
+                checkpoint = gr.Dropdown([], label=t("train.checkpoint"), info=t("train.checkpoint_info"),
+                                         allow_custom_value=True)
+                export_name = gr.Textbox(label=t("train.export_name"), info=t("train.export_name_info"),
+                                         elem_id="train-export-name")
+                overwrite = gr.Checkbox(value=False, label=t("train.overwrite"), info=t("train.overwrite_info"))
+            export_button = gr.Button(t("train.export"), variant="primary", interactive=False)
+            status_export = gr.Markdown(elem_id="train-status-export")
+            exported = gr.File(label=t("ui.download"), file_count="multiple", interactive=False)
+        log = gr.Textbox(label=t("ui.log"), lines=10, max_lines=20, interactive=False, autoscroll=True,
+                         elem_id="train-log")
+
+        statuses = [status_preprocess, status_extract, status_train, status_index, status_export]
+        wizard = [summary, extract_button, train_button, pause_button, resume_button, index_button, export_button,
+                  checkpoint, panel2, panel3, panel4]
+        loaded = [target_sr, version, if_f0, dataset_path, *wizard, report, *samples, loss_plot, lr_plot, *statuses]
+
+        def reload(event):
+            return event.then(load_training, inputs=experiment, outputs=loaded, api_name=False)
+
+        gr.on(triggers=None, fn=refresh_experiments, outputs=experiment, api_name=False).then(
+            load_training, inputs=experiment, outputs=loaded, api_name=False).then(
+            follow_running, inputs=experiment, outputs=[*statuses, log, loss_plot, lr_plot], api_name=False,
+            concurrency_limit=None)
+        refresh_button.click(refresh_experiments, inputs=experiment, outputs=experiment, api_name="list_trainings")
+        experiment.input(load_training, inputs=experiment, outputs=loaded, api_name="load_training")
+        gr.on(triggers=[target_sr.change, version.change, if_f0.change], fn=pretrained_for,
+              inputs=[target_sr, version, if_f0], outputs=[pretrained_g, pretrained_d], api_name="pretrained_for")
+        reload(preprocess_button.click(
+            preprocess, inputs=[experiment, target_sr, version, if_f0, dataset_files, dataset_path, n_proc,
+                                config_path],
+            outputs=[status_preprocess, log], api_name="preprocess", show_progress_on=status_preprocess,
+            concurrency_limit=None))
+        reload(extract_button.click(extract, inputs=[experiment, f0_method, extract_devices],
+                                    outputs=[status_extract, log], api_name="extract", show_progress_on=status_extract,
+                                    concurrency_limit=None))
+        train_outputs = [status_train, log, loss_plot, lr_plot]
+        reload(train_button.click(
+            train, inputs=[experiment, epochs, batch_size, save_every, latest_only, cache_in_gpu, save_small_each,
+                           pretrained_g, pretrained_d, train_devices],
+            outputs=train_outputs, api_name="train", show_progress_on=status_train, concurrency_limit=None))
+        pause_button.click(pause, inputs=experiment, outputs=status_train, api_name="pause_training")
+        reload(resume_button.click(resume, inputs=experiment, outputs=train_outputs, api_name="resume_training",
+                                   show_progress_on=status_train, concurrency_limit=None))
+        reload(index_button.click(build_index, inputs=experiment, outputs=[status_index, log], api_name="build_index",
+                                  show_progress_on=status_index, concurrency_limit=None))
+        reload(export_button.click(export, inputs=[experiment, checkpoint, export_name, overwrite],
+                                   outputs=[status_export, log, exported], api_name="export_model",
+                                   show_progress_on=status_export, concurrency_limit=None))

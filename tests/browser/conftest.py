@@ -1,0 +1,121 @@
+"""A served WebUI (webui.py, as the README starts it) in a throwaway RVC home, and headless Chromium pages on it.
+
+The browser is the system's Chromium (`/usr/bin/chromium`, or $RVC_CHROMIUM); Playwright never downloads one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA_DIR, PROJECT_ROOT
+from tests.factories import tiny_pth, write_small_embedder
+from tests.integration.conftest import free_port
+
+CHROMIUM = os.environ.get("RVC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="session")
+def browser_home(tmp_path_factory) -> Path:
+    """RVC_HOME with the tiny model `tiny`, a thin embedder, a 3-clip dataset and the tiny run config."""
+    from tests.unit.train.tiny_experiment import tiny_config
+
+    home = tmp_path_factory.mktemp("browser_home")
+    (home / "assets" / "weights").mkdir(parents=True)
+    shutil.copy(tiny_pth("tiny_v2_f0_40k"), home / "assets" / "weights" / "tiny.pth")
+    write_small_embedder(home / "embedder")
+    dataset = home / "uploads" / "dataset"
+    dataset.mkdir(parents=True)
+    for clip in sorted((DATA_DIR / "voice_low").glob("*.flac"))[:3]:
+        shutil.copy(clip, dataset / clip.name)
+    (home / "uploads" / "tiny_config.json").write_text(json.dumps(tiny_config("v2", True)))
+    return home
+
+
+@pytest.fixture(scope="session")
+def webui_url(browser_home) -> Iterator[str]:
+    port = free_port()
+    env = dict(os.environ, RVC_HOME=str(browser_home), RVC_EMBEDDER=str(browser_home / "embedder"),
+               GRADIO_ANALYTICS_ENABLED="False")
+    log = open(browser_home / "server.log", "w")  # noqa: SIM115 (open for the server's whole life)
+    process = subprocess.Popen([sys.executable, "webui.py", "--port", str(port)], cwd=PROJECT_ROOT,
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_served(process, url, browser_home / "server.log")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _wait_until_served(process: subprocess.Popen, url: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the WebUI exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"the WebUI did not answer within {START_TIMEOUT_S} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package or set RVC_CHROMIUM")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, url: str, locale: str = "en-US"):
+    """A fresh page of the WebUI in ``locale``, once Gradio has rendered the tabs."""
+    context = browser.new_context(locale=locale, viewport={"width": 1300, "height": 1000})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("tab").first.wait_for()
+    return page
+
+
+@pytest.fixture()
+def page(browser, webui_url):
+    page = open_page(browser, webui_url)
+    yield page
+    page.context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's page as a screenshot in the temp folder (its path in the report), to see what it showed."""
+    outcome = yield
+    report = outcome.get_result()
+    page = getattr(item, "funcargs", {}).get("page")
+    if report.when == "call" and report.failed and page is not None and not page.is_closed():
+        path = Path(tempfile.gettempdir()) / f"rvc-browser-{item.name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        report.sections.append(("screenshot", str(path)))

@@ -1,0 +1,182 @@
+"""Trainings: validated records, steps in order (409 naming the missing one), the command line of each step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rvc import service
+from rvc.jobs import Progress, Task, TaskStatus
+from rvc.service.trainings import current_step
+from tests.unit.service.conftest import write_wav
+
+
+@pytest.fixture()
+def dataset(home: Path) -> Path:
+    folder = home / "uploads" / "voice"
+    for number in range(2):
+        write_wav(folder / f"{number}.wav")
+    return folder
+
+
+def create(name: str = "alice", **changes) -> dict:
+    values = {"target_sr": "40k", "if_f0": True, "version": "v2", "dataset_path": "uploads/voice"} | changes
+    return service.create_training(name, **values)
+
+
+def finish(task: dict) -> dict:
+    done = service.wait_task(task["id"], timeout=60)
+    assert done["status"] == "completed", done["error"]
+    return done
+
+
+def test_a_training_is_created_with_its_dataset_resolved(home: Path, dataset: Path, jobs):
+    training = create()
+    assert training["name"] == "alice" and training["current_step"] == "none" and training["config"] == {}
+    assert training["dataset_path"] == str(dataset)
+    assert service.get_training(training["id"])["tasks"] == {}
+    assert service.list_trainings()["total"] == 1
+
+
+@pytest.mark.parametrize(("changes", "error", "message"), [
+    ({"target_sr": "44k"}, ValueError, "target_sr"),
+    ({"version": "v3"}, ValueError, "version"),
+    ({"if_f0": "yes"}, ValueError, "if_f0"),
+    ({"dataset_path": "/etc"}, service.PathNotAllowedError, "outside"),
+    ({"dataset_path": "uploads/none"}, FileNotFoundError, "does not exist"),
+    ({"config": {"train": {}}}, ValueError, "lacks the data, model"),
+    ({"config": {"train": {}, "model": {}, "data": {"sampling_rate": 48000}}}, ValueError, "48000"),
+])
+def test_bad_trainings_are_refused(home: Path, dataset: Path, jobs, changes, error, message):
+    with pytest.raises(error, match=message):
+        create(**changes)
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", ".hidden", "mute", ""])
+def test_names_must_be_plain_folder_names(home: Path, dataset: Path, jobs, name: str):
+    with pytest.raises(ValueError):
+        create(name)
+
+
+def test_a_taken_name_is_a_conflict(home: Path, dataset: Path, jobs):
+    create()
+    with pytest.raises(service.Conflict, match="exists"):
+        create()
+    (home / "logs" / "bob").mkdir(parents=True)
+    with pytest.raises(service.Conflict, match="logs/bob exists"):
+        create("bob")
+
+
+def test_steps_run_in_order_with_the_commands_of_rvc_main(home: Path, dataset: Path, jobs):
+    training_id = create(config={"train": {}, "model": {}, "data": {"sampling_rate": 40000}})["id"]
+    for early in (service.start_extract, service.start_train, service.start_index):
+        with pytest.raises(service.Conflict, match="needs the (preprocess|extract) step first"):
+            early(training_id)
+    with pytest.raises(service.Conflict, match="no pieces yet"):
+        service.preprocess_samples(training_id)
+
+    task = service.start_preprocess(training_id, n_proc=2)
+    with pytest.raises(service.Conflict, match="preprocess step is (queued|running)"):
+        service.start_preprocess(training_id)
+    assert finish(task)["result"]["argv"] == ["preprocess", "alice", str(dataset), "--sr", "40k", "--n-proc", "2"]
+    assert service.get_training(training_id)["current_step"] == "preprocessed"
+
+    task = finish(service.start_extract(training_id, "pm", "cpu"))
+    run_config = home / "logs" / "alice" / "run_config.json"
+    assert task["result"]["argv"] == ["extract", "alice", "--f0-method", "pm", "--version", "v2", "--devices", "cpu",
+                                      "--config", str(run_config)]
+    assert json.loads(run_config.read_text())["data"]["sampling_rate"] == 40000
+    with pytest.raises(service.Conflict, match="settled once features are extracted"):
+        service.update_training(training_id, config={})
+
+    task = finish(service.start_train(training_id, epochs=3, batch_size=2, save_every=1, latest_only=True))
+    assert task["result"]["argv"] == ["train", "alice", "--epochs", "3", "--batch-size", "2", "--save-every", "1",
+                                      "--sr", "40k", "--version", "v2", "--f0", "--devices", "cpu", "--latest-only"]
+    assert task["params"]["experiment"] == "alice" and task["training_id"] == training_id
+    finish(service.start_index(training_id))
+    assert service.get_training(training_id)["current_step"] == "indexed"
+
+    with pytest.raises(service.Conflict, match="export needs a checkpoint"):
+        service.start_export(training_id)
+    (home / "logs" / "alice" / "G_4.pth").write_bytes(b"")
+    (home / "logs" / "alice" / "G_12.pth").write_bytes(b"")
+    with pytest.raises(ValueError, match="not one of G_4.pth, G_12.pth"):
+        service.start_export(training_id, "G_9.pth")
+    with pytest.raises(service.Conflict, match="'tiny' exists"):
+        service.start_export(training_id, export_name="tiny")
+    task = finish(service.start_export(training_id, "G_4.pth", "alice_v1"))
+    assert task["result"]["argv"] == ["export", "alice", "--name", "alice_v1", "--checkpoint", "G_4.pth"]
+    (home / "assets" / "weights" / "alice_v1.pth").write_bytes(b"")  # what the export would write
+
+    detail = service.get_training(training_id)
+    assert detail["current_step"] == "exported" and detail["checkpoints"] == ["G_4.pth", "G_12.pth"]
+    assert set(detail["tasks"]) == {"preprocess", "extract", "train", "index", "export"}
+    assert detail["exported_models"] == ["alice_v1"]
+
+
+def test_options_are_checked_before_queuing(home: Path, dataset: Path, jobs):
+    training_id = create()["id"]
+    finish(service.start_preprocess(training_id))
+    with pytest.raises(ValueError, match="f0_method"):
+        service.start_extract(training_id, "nope")
+    with pytest.raises(ValueError, match="devices"):
+        service.start_extract(training_id, "pm", "gpu")
+    with pytest.raises(FileNotFoundError, match="rmvpe"):
+        service.start_extract(training_id, "rmvpe")
+    finish(service.start_extract(training_id, "pm"))
+    with pytest.raises(ValueError, match="epochs=0"):
+        service.start_train(training_id, epochs=0)
+    with pytest.raises(service.PathNotAllowedError):
+        service.start_train(training_id, pretrained_g="/etc/passwd")
+    assert service.list_tasks(kind="train")["total"] == 0
+
+
+def test_pause_and_resume_need_a_running_or_paused_training(home: Path, dataset: Path, jobs):
+    training_id = create()["id"]
+    with pytest.raises(service.Conflict, match="no training task"):
+        service.pause_training(training_id)
+    with pytest.raises(service.Conflict, match="never started"):
+        service.resume_training(training_id)
+
+
+def test_unknown_ids_are_not_found(home: Path, jobs):
+    for call in (service.get_training, service.start_preprocess, service.training_metrics,
+                 service.delete_training, service.pause_training):
+        with pytest.raises(service.NotFound):
+            call("nope")
+
+
+def test_metrics_since_a_step(home: Path, dataset: Path, jobs):
+    training_id = create()["id"]
+    for step in range(5):
+        service.runner().store.add_metric(training_id, step, 0, {"loss_g": 10.0 - step})
+    metrics = service.training_metrics(training_id, since_step=2)
+    assert [(m["step"], m["loss_g"]) for m in metrics] == [(3, 7.0), (4, 6.0)]
+
+
+def test_delete_with_files_removes_the_experiment_folder(home: Path, dataset: Path, jobs):
+    training_id = create()["id"]
+    (home / "logs" / "alice").mkdir(parents=True)
+    service.delete_training(training_id, with_files=True)
+    assert not (home / "logs" / "alice").exists()
+    with pytest.raises(service.NotFound):
+        service.get_training(training_id)
+
+
+def task(kind: str, status: TaskStatus = TaskStatus.COMPLETED) -> Task:
+    return Task("id", kind, status, {}, [], "cpu", Progress(), 0.0)
+
+
+@pytest.mark.parametrize(("history", "step"), [
+    ([], "none"),
+    ([task("preprocess", TaskStatus.FAILED)], "none"),
+    ([task("preprocess"), task("extract")], "extracted"),
+    ([task("preprocess"), task("extract"), task("index"), task("train")], "indexed"),
+    ([task("preprocess"), task("extract"), task("train", TaskStatus.PAUSED)], "extracted"),
+    ([task("preprocess"), task("extract"), task("train"), task("preprocess")], "preprocessed"),
+    ([task("preprocess"), task("extract"), task("train"), task("export")], "exported"),
+])
+def test_current_step_follows_the_completed_tasks(history: list[Task], step: str):
+    assert current_step(history) == step
