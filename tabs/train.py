@@ -166,9 +166,9 @@ def refresh_experiments(name: str | None = None) -> dict:
 
 @user_errors
 def pretrained_for(target_sr: str, version: str, if_f0: bool) -> tuple[str, str]:
-    """The base models for the rate/version/f0, as the service finds them ("auto" when it cannot say)."""
+    """The base models for the rate/version/f0 when downloaded; else "auto" (use them once present, else none)."""
     found = service.pretrained_for(target_sr, version, bool(if_f0))
-    return found.get("pretrained_g") or "", found.get("pretrained_d") or ""
+    return found["pretrained_g"] or PRETRAINED_AUTO, found["pretrained_d"] or PRETRAINED_AUTO
 
 
 # --- the steps ------------------------------------------------------------------------------------------------
