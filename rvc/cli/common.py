@@ -10,12 +10,12 @@ from rvc.events import EventSink
 
 
 def run_step(name: str, work: Callable[[EventSink], dict[str, Any]]) -> int:
-    """Run ``work(sink)``; its dict is the result event. A user's mistake (ValueError, FileNotFoundError) exits 2
+    """Run ``work(sink)``; its dict is the result event. A user's mistake (bad value, missing file, refused) exits 2
     with its message; anything else exits 1 with the traceback as the error's detail."""
     sink = EventSink()
     try:
         result = work(sink)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, PermissionError) as error:
         sink.error(str(error))
         return 2
     except Exception as error:  # a job's error event must say what broke, whatever it was

@@ -8,9 +8,8 @@ computes only missing or stale outputs.
 from __future__ import annotations
 
 import argparse
-import traceback
 
-from rvc.events import EventSink
+from rvc.cli.common import run_step
 from rvc.f0 import F0_METHODS
 from rvc.train.extract import extract
 from rvc.train.preprocess import SAMPLE_RATES_HZ
@@ -33,20 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    sink = EventSink()
-    try:
-        result = extract(
-            experiment_dir(args.experiment), None if args.no_f0 else args.f0_method, args.version, args.devices,
-            sink, args.embedder, args.rmvpe, args.n_proc,
-            sample_rate=args.sr, config_file=args.config, speaker_id=args.speaker_id, seed=args.seed,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        sink.error(str(error))
-        return 2
-    except Exception as error:  # a job's error event must say what broke, whatever it was
-        sink.error(f"extract failed: {error}", traceback.format_exc())
-        return 1
-    finally:
-        sink.close()
-    sink.result(result)
-    return 0
+    return run_step("extract", lambda sink: extract(
+        experiment_dir(args.experiment), None if args.no_f0 else args.f0_method, args.version, args.devices,
+        sink, args.embedder, args.rmvpe, args.n_proc,
+        sample_rate=args.sr, config_file=args.config, speaker_id=args.speaker_id, seed=args.seed,
+    ))

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import traceback
 
-from rvc.events import EventSink
+from rvc.cli.common import run_step
 from rvc.train.preprocess import SAMPLE_RATES_HZ, preprocess
 from rvc.train.steps import experiment_dir
 
@@ -26,16 +25,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    sink = EventSink()
-    try:
-        report = preprocess(experiment_dir(args.experiment), args.dataset, args.sr, args.n_proc, sink, args.config)
-    except ValueError as error:
-        sink.error(str(error))
-        return 2
-    except Exception as error:  # a job's error event must say what broke, whatever it was
-        sink.error(f"preprocess failed: {error}", traceback.format_exc())
-        return 1
-    finally:
-        sink.close()
-    sink.result(report)
-    return 0
+    return run_step("preprocess", lambda sink: preprocess(
+        experiment_dir(args.experiment), args.dataset, args.sr, args.n_proc, sink, args.config))
