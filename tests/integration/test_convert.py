@@ -128,7 +128,7 @@ def test_gradio_client_converts_through_a_running_webui(home_env, tmp_path):
     process, url = start_webui(home_env)
     try:
         client = Client(url, verbose=False)
-        output, download, timings = client.predict(
+        output, download, timings, f0_plot = client.predict(
             handle_file(str(SOURCE)), "", "tiny", "none", 0, "pm", 0.75, 3, 0, 0.25, 0.33, 0, 0, None, "wav",
             api_name="/convert",
         )
@@ -138,3 +138,4 @@ def test_gradio_client_converts_through_a_running_webui(home_env, tmp_path):
     assert audio.sample_rate_hz == 40000
     assert abs(audio.samples.shape[-1] - expected_samples(SOURCE, 40000)) <= 400
     assert "synth" in timings
+    assert f0_plot["data"], "the f0 curves of input and output are plotted"
