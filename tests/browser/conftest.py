@@ -28,7 +28,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 START_TIMEOUT_S = 120
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_home(tmp_path_factory) -> Path:
     """RVC_HOME with the tiny model `tiny`, a thin embedder, a 3-clip dataset and the tiny run config."""
     from tests.unit.train.tiny_experiment import tiny_config
@@ -45,7 +45,7 @@ def browser_home(tmp_path_factory) -> Path:
     return home
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def webui_url(browser_home) -> Iterator[str]:
     port = free_port()
     env = dict(os.environ, RVC_HOME=str(browser_home), RVC_EMBEDDER=str(browser_home / "embedder"),
@@ -80,8 +80,10 @@ def _wait_until_served(process: subprocess.Popen, url: str, log: Path) -> None:
     raise RuntimeError(f"the WebUI did not answer within {START_TIMEOUT_S} s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """Package scope: the sync API runs an event loop in this thread, which must be gone before other tests
+    call asyncio.run."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).is_file():
