@@ -287,12 +287,17 @@ def save_training_checkpoint(
     optimizer: torch.optim.Optimizer,
     learning_rate: float,
     iteration: int,
+    extra: Mapping[str, object] | None = None,
 ) -> Path:
-    """A `G_*.pth`/`D_*.pth` in the original's layout, written atomically."""
+    """A `G_*.pth`/`D_*.pth` in the original's layout, written atomically.
+
+    ``extra`` keys (our resume state) follow the original's four; the original's loader ignores them.
+    """
     content = {
         "model": model.state_dict(),
         "iteration": iteration,
         "optimizer": optimizer.state_dict(),
         "learning_rate": learning_rate,
+        **(extra or {}),
     }
     return atomic_torch_save(content, path)

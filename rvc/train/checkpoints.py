@@ -5,7 +5,7 @@ WebUI, Applio and `rvc.synth.load_checkpoint` read it, plus what an exact resume
 where to continue (next_epoch, next_batch: a run paused mid-epoch continues with the next batch of the same
 epoch), the LR scheduler and grad scaler states, and the best validation loss so far. As in the original,
 "iteration" holds the epoch and "learning_rate" the configured initial rate. Every file is written to a
-temporary name and renamed (`atomic_torch_save`), so a crash or a kill -9 leaves the previous checkpoint
+temporary name and renamed (`save_training_checkpoint`), so a crash or a kill -9 leaves the previous checkpoint
 intact and at worst a `.G_*.tmp` file, which the next run removes.
 """
 
@@ -20,7 +20,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rvc.synth.checkpoint import CheckpointError, atomic_torch_save, canonical_keys, expected_shapes, read_torch_file
+from rvc.synth.checkpoint import (
+    CheckpointError,
+    canonical_keys,
+    expected_shapes,
+    read_torch_file,
+    save_training_checkpoint,
+)
 from rvc.synth.config import PHONE_DIMS, SAMPLE_RATES_HZ
 from rvc.synth.discriminators import PERIODS
 from rvc.synth.presets import preset_config
@@ -74,15 +80,10 @@ def save_checkpoint_pair(
     }
     paths = []
     for kind, part in (("D", discriminator), ("G", generator)):
-        content = {
-            "model": part.model.state_dict(),
-            "iteration": epoch,
-            "optimizer": part.optimizer.state_dict(),
-            "learning_rate": learning_rate,
-            "scheduler": part.scheduler.state_dict(),
-            **extras,
-        }
-        paths.append(atomic_torch_save(content, checkpoint_path(exp_dir, kind, resume.step, latest_only)))
+        paths.append(save_training_checkpoint(
+            checkpoint_path(exp_dir, kind, resume.step, latest_only), part.model, part.optimizer, learning_rate,
+            epoch, {"scheduler": part.scheduler.state_dict(), **extras},
+        ))
     d_path, g_path = paths
     return g_path, d_path
 
