@@ -1,4 +1,8 @@
-"""Step 4b: the small inference model of a training checkpoint, into assets/weights (loadable by the original)."""
+"""Step 4b: the small inference model of a training checkpoint, into assets/weights (loadable by the original).
+
+``steps/export.json`` records the checkpoint and name of the last export: exporting the same unchanged
+checkpoint under the same name again returns that model (it is not an "exists" error, and nothing is rewritten).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from pathlib import Path
 
 from rvc.config import get_paths
 from rvc.synth.tools import extract_small_model
+from rvc.train.steps import StepRecord, stamp_files
 
 _NAME = re.compile(r"^[\w.\- ]{1,100}$")
+STAGE = "export"
 
 
 class ExportError(ValueError):
@@ -36,7 +42,13 @@ def export_model(
     if not _NAME.match(name):
         raise ExportError(f"model name {name!r} may use letters, digits, spaces, '.', '-' and '_' only")
     target = get_paths().weights / f"{name}.pth"
+    record, params, inputs = StepRecord.load(exp_dir, STAGE), {"name": name}, stamp_files([source])
+    previous = record.finished(params, inputs)
+    if previous is not None and previous["model_path"] == str(target):
+        return {**previous, "reused": True}
     if target.exists() and not overwrite:
         raise ExportError(f"{target} exists; choose another name or pass --overwrite")
     written = extract_small_model(source, target, info=f"{exp_dir.name} from {source.name}")
-    return {"model_path": str(written), "checkpoint": str(source), "name": name}
+    result = {"model_path": str(written), "checkpoint": str(source), "name": name}
+    record.finish(params, inputs, result, written=[written])
+    return {**result, "reused": False}

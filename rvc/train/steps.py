@@ -10,6 +10,8 @@
           record.done(name, output)                      # after each input; record.checkpoint() now and then
       record.save()
 
+  A step with one result for all its inputs (index, export) asks ``record.finished(params, inputs)`` for the
+  last run's result (None when anything changed, or a file it wrote was touched) and saves with ``finish``.
 - ``atomic_write``, ``write_json_atomic`` (from ``rvc.atomic``): outputs appear complete or not at all.
 - ``run_workers``: one worker per device (or CPU slot), each set up once (e.g. a model loaded) and then fed items.
 """
@@ -71,10 +73,14 @@ class StepRecord:
     counts as none, so the worst a damaged file causes is a full redo.
     """
 
-    def __init__(self, path: Path, params: dict[str, Any] | None = None, entries: dict[str, Any] | None = None):
+    def __init__(
+        self, path: Path, params: dict[str, Any] | None = None, entries: dict[str, Any] | None = None,
+        result: dict[str, Any] | None = None,
+    ):
         self.path = path
         self.params = params
         self.entries: dict[str, dict[str, Any]] = entries or {}
+        self.result = result
         self._inputs: dict[str, Any] = {}
         self._last_save = time.monotonic()
 
@@ -83,7 +89,8 @@ class StepRecord:
         path = Path(exp_dir) / STEPS_FOLDER / f"{name}.json"
         data = _read_json(path) or {}
         entries = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
-        return cls(path, data.get("params"), entries)
+        result = data.get("result") if isinstance(data.get("result"), dict) else None
+        return cls(path, data.get("params"), entries, result)
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -122,13 +129,37 @@ class StepRecord:
         """Drop input ``name`` from the record, so the next run redoes it."""
         self.entries.pop(name, None)
 
+    def finished(self, params: Mapping[str, Any], inputs: Mapping[str, Any]) -> Any:
+        """The value of the last ``finish`` when it still stands (same params and inputs, and every file it wrote
+        still has the stamp it had then), else None."""
+        if self.result is None or not self.is_current(params, inputs):
+            return None
+        written = self.result.get("written") or {}
+        if not all(os.path.isfile(path) and _plain(file_stamp(path)) == stamp for path, stamp in written.items()):
+            return None
+        return self.result.get("value")
+
+    def finish(
+        self, params: Mapping[str, Any], inputs: Mapping[str, Any], value: Any,
+        written: Iterable[str | os.PathLike[str]],
+    ) -> Path:
+        """Record a whole-step run over all ``inputs``: its ``value`` and the stamps of the files it ``written``."""
+        self.begin(params, inputs)
+        for name in inputs:
+            self.done(name)
+        self.result = {"value": _plain(value), "written": {os.fspath(path): file_stamp(path) for path in written}}
+        return self.save()
+
     def checkpoint(self) -> None:
         """``save`` if the last save is older than CHECKPOINT_INTERVAL_S: cheap to call after every input."""
         if time.monotonic() - self._last_save >= CHECKPOINT_INTERVAL_S:
             self.save()
 
     def save(self) -> Path:
-        write_json_atomic(self.path, {"params": self.params, "inputs": self.entries, "saved_at": time.time()})
+        content = {"params": self.params, "inputs": self.entries, "saved_at": time.time()}
+        if self.result is not None:
+            content["result"] = self.result
+        write_json_atomic(self.path, content)
         self._last_save = time.monotonic()
         return self.path
 

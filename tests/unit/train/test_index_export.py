@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import faiss
 import numpy as np
 import pytest
@@ -63,3 +65,33 @@ def test_export_refuses_bad_names(experiment, checkpoint, name):
     save_generator(experiment, 5)
     with pytest.raises(ExportError):
         export_model(experiment, checkpoint=checkpoint, name=name)
+
+
+def test_index_rerun_over_unchanged_features_reuses_the_index(experiment):
+    first = train_index(experiment, QuietSink(), n_cpu=1)
+    added = experiment / Path(first["experiment_index"]).name
+    built_at = added.stat().st_mtime_ns
+    again = train_index(experiment, QuietSink(), n_cpu=1)
+    assert again["reused"] and not first["reused"] and added.stat().st_mtime_ns == built_at
+    assert {k: v for k, v in again.items() if k != "reused"} == {k: v for k, v in first.items() if k != "reused"}
+
+
+def test_index_is_rebuilt_when_features_change_or_the_index_is_gone(experiment):
+    first = train_index(experiment, QuietSink(), n_cpu=1)
+    feature = sorted((experiment / "3_feature768").glob("*.npy"))[0]
+    np.save(feature, np.concatenate([np.load(feature)] * 2))
+    grown = train_index(experiment, QuietSink(), n_cpu=1)
+    assert not grown["reused"] and grown["ntotal"] > first["ntotal"]
+    Path(grown["index_path"]).unlink()
+    assert not train_index(experiment, QuietSink(), n_cpu=1)["reused"]
+
+
+def test_export_of_the_same_checkpoint_again_is_reused_not_refused(experiment):
+    save_generator(experiment, 5)
+    first = export_model(experiment, name="Again")
+    written_at = Path(first["model_path"]).stat().st_mtime_ns
+    again = export_model(experiment, name="Again")
+    assert again["reused"] and Path(again["model_path"]).stat().st_mtime_ns == written_at
+    save_generator(experiment, 5)  # the same checkpoint rewritten: a new export, refused without overwrite
+    with pytest.raises(ExportError, match="exists"):
+        export_model(experiment, name="Again")
