@@ -21,13 +21,15 @@ setup() {
   fi
 }
 
-# The browser tests drive Debian's Chromium through Playwright (no browser download); install it when we can.
+# The browser tests drive Debian's Chromium through Playwright (no browser download); install it when we can,
+# with a CJK font so the Chinese screenshots are readable.
+BROWSER_PACKAGES="chromium chromium-driver fonts-wqy-zenhei"
 setup_browser() {
-  if [ ! -x /usr/bin/chromium ]; then
+  if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $BROWSER_PACKAGES >/dev/null
     else
-      echo "note: /usr/bin/chromium missing (apt-get install chromium chromium-driver as root); browser tests will fail" >&2
+      echo "note: install $BROWSER_PACKAGES (apt-get, as root) for the browser tests" >&2
     fi
   fi
 }

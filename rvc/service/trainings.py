@@ -271,12 +271,18 @@ def start_extract(training_id: str, f0_method: str = "rmvpe", devices: str = "cp
         require_asset("rmvpe")
     argv = ["extract", training.name, "--f0-method", f0_method, "--version", training.version, "--devices", devices]
     argv += [] if training.if_f0 else ["--no-f0"]
-    if training.config:
-        run_config = _experiment(training) / RUN_CONFIG_FILE
-        run_config.parent.mkdir(parents=True, exist_ok=True)
-        run_config.write_text(json.dumps(training.config, indent=2))
-        argv += ["--config", str(run_config)]
-    return _step(training, "extract", argv, {"f0_method": f0_method, "devices": devices}, resource)
+    return _step(training, "extract", argv + _config_argv(training), {"f0_method": f0_method, "devices": devices},
+                 resource)
+
+
+def _config_argv(training: Training) -> list[str]:
+    """``--config FILE`` for a training with its own run config (written into the experiment), else nothing."""
+    if not training.config:
+        return []
+    run_config = _experiment(training) / RUN_CONFIG_FILE
+    run_config.parent.mkdir(parents=True, exist_ok=True)
+    run_config.write_text(json.dumps(training.config, indent=2))
+    return ["--config", str(run_config)]
 
 
 def _pretrained(training: Training, part: str, choice: str | None) -> str | None:
@@ -387,14 +393,21 @@ def start_export(
     return _step(training, "export", argv, {"checkpoint_name": checkpoint_name, "export_name": name})
 
 
-def start_oneclick(name: str, dataset_path: str, preset: str = "standard") -> dict[str, Any]:
+def start_oneclick(
+    name: str, dataset_path: str, preset: str = "standard", config: dict[str, Any] | None = None,
+    epochs: int | None = None,
+) -> dict[str, Any]:
     """Every step in one task (`python -m rvc oneclick`), recorded as a training of the ecosystem's default kind
-    (v2, 40k, with pitch) so that its metrics and files are found like a wizard's.
+    (v2, 40k, with pitch) so that its metrics and files are found like a wizard's. ``config`` (a run config, see
+    `create_training`) and ``epochs`` override the preset's model and epoch count.
     """
     require_command(ONECLICK_KIND)
     if preset not in PRESETS:
         raise ValueError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
-    training = _training(create_training(name, "40k", True, "v2", dataset_path)["id"])
-    argv = [ONECLICK_KIND, training.name, training.dataset_path, "--preset", preset]
-    return _step(training, ONECLICK_KIND, argv, {"preset": preset})
+    if epochs is not None and epochs < 1:
+        raise ValueError(f"epochs={epochs} must be at least 1")
+    training = _training(create_training(name, "40k", True, "v2", dataset_path, config=config)["id"])
+    argv = [ONECLICK_KIND, training.name, training.dataset_path, "--preset", preset, *_config_argv(training)]
+    argv += ["--epochs", str(epochs)] if epochs else []
+    return _step(training, ONECLICK_KIND, argv, {"preset": preset, "epochs": epochs})
 

@@ -45,25 +45,49 @@ def browser_home(tmp_path_factory) -> Path:
     return home
 
 
-@pytest.fixture(scope="package")
-def webui_url(browser_home) -> Iterator[str]:
-    port = free_port()
-    env = dict(os.environ, RVC_HOME=str(browser_home), RVC_EMBEDDER=str(browser_home / "embedder"),
-               GRADIO_ANALYTICS_ENABLED="False")
-    log = open(browser_home / "server.log", "w")  # noqa: SIM115 (open for the server's whole life)
-    process = subprocess.Popen([sys.executable, "webui.py", "--port", str(port)], cwd=PROJECT_ROOT,
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_until_served(process, url, browser_home / "server.log")
-        yield url
-    finally:
-        process.terminate()
+class WebUIServer:
+    """`webui.py` on a fixed port over ``home``, which a test may restart (the page's state must survive it)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home, self.port = home, free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ, RVC_HOME=str(self.home), RVC_EMBEDDER=str(self.home / "embedder"),
+                   GRADIO_ANALYTICS_ENABLED="False")
+        log_path = self.home / "server.log"
+        with open(log_path, "a") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen([sys.executable, "webui.py", "--port", str(self.port)],
+                                            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _wait_until_served(self.process, self.url, log_path)
+
+    def stop(self) -> None:
+        self.process.terminate()
         try:
-            process.wait(timeout=30)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="package")
+def webui_server(browser_home) -> Iterator[WebUIServer]:
+    server = WebUIServer(browser_home)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="package")
+def webui_url(webui_server) -> str:
+    return webui_server.url
 
 
 def _wait_until_served(process: subprocess.Popen, url: str, log: Path) -> None:
