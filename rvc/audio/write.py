@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 
+from rvc.atomic import atomic_write
 from rvc.audio.errors import AudioError
 from rvc.audio.resample import resample
 
@@ -57,8 +57,9 @@ def write_audio(
     """Write mono ``samples`` (float32, clipped to [-1, 1]) to ``path`` and return the path.
 
     ``format`` is one of SUPPORTED_OUTPUT_FORMATS, taken from the suffix when None. The file is encoded under a
-    temporary name in the same folder and renamed over ``path`` only when complete, so a failure leaves neither a
-    half-written file nor any damage to a file already at ``path``.
+    temporary name in the same folder and renamed over ``path`` only when complete (`rvc.atomic`), so a failure
+    leaves neither a half-written file nor any damage to a file already at ``path``; a write that fails (a full
+    disk) raises an OSError that names ``path``.
     """
     path = Path(path)
     name = (format or path.suffix.removeprefix(".")).lower()
@@ -69,17 +70,11 @@ def write_audio(
     rate_hz = encoded_sample_rate_hz(name, sample_rate_hz)
     samples = np.clip(resample(samples, sample_rate_hz, rate_hz), -1.0, 1.0)
 
-    temporary = _create_temporary(path)
     try:
-        with av.open(str(temporary), "w", format=output_format.muxer) as container:
+        with atomic_write(path) as temporary, av.open(str(temporary), "w", format=output_format.muxer) as container:
             _encode(container, output_format, samples, rate_hz)
-        os.replace(temporary, path)
-    except av.FFmpegError as error:
-        temporary.unlink(missing_ok=True)
+    except av.FFmpegError as error:  # a write failure (full disk) is an OSError from atomic_write instead
         raise AudioError(f"{path}: cannot write {name} audio ({error})") from error
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -99,16 +94,6 @@ def _checked_mono(samples: np.ndarray, path: Path) -> np.ndarray:
     if not np.isfinite(samples).all():
         raise AudioError(f"{path}: samples contain NaN or infinity")
     return samples
-
-
-def _create_temporary(path: Path) -> Path:
-    """A new empty hidden file beside ``path``: same folder so the final rename is atomic, and created with
-    ``os.open`` (mode 0o666 under the umask) so the finished file gets the usual permissions, unlike mkstemp's 0o600.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    return temporary
 
 
 def _encode(

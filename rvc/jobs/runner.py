@@ -167,7 +167,8 @@ class JobRunner:
 
     def recover(self) -> list[str]:
         """At start-up: tasks a dead server left running become interrupted (their orphaned processes are
-        killed); queued ones stay queued and will start. Returns the ids of the interrupted tasks.
+        killed, an interrupted conversion's temporary output is removed); queued ones stay queued and will
+        start. Returns the ids of the interrupted tasks.
         """
         interrupted = []
         with self._lock:
@@ -175,6 +176,8 @@ class JobRunner:
                 if task.id in self._running:
                     continue
                 _kill_orphan(task)
+                if task.kind == INFERENCE_KIND:
+                    _remove_partial_output(task.params.get("output_path"))
                 if self._end(task.id, TaskStatus.INTERRUPTED, error=INTERRUPTED_ERROR):
                     interrupted.append(task.id)
         return interrupted
