@@ -44,11 +44,14 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
 def read_audio(path: str | os.PathLike[str]) -> DecodedAudio:
     """Decode the first audio stream of ``path`` keeping its channels and sample rate.
 
-    Raises AudioError (naming the file) when it is missing, not decodable, has no audio stream or no samples.
+    Raises AudioError (naming the file) when it is missing or empty, not decodable, has no audio stream, no samples,
+    or NaN / infinite samples. Samples past full scale (a float file) are clipped to [-1, 1].
     """
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: {'not a file' if path.exists() else 'file not found'}")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes)")
     try:
         # metadata_errors="ignore": a badly encoded tag must not stop us from reading the sound.
         with av.open(str(path), metadata_errors="ignore") as container:
@@ -57,12 +60,24 @@ def read_audio(path: str | os.PathLike[str]) -> DecodedAudio:
                 raise AudioError(f"{path}: no audio stream (streams: {', '.join(kinds)})")
             chunks, sample_rate_hz = _decode_stream(container, container.streams.audio[0])
     except av.FFmpegError as error:
-        raise AudioError(f"{path}: cannot decode audio ({error})") from error
+        reason = error.strerror or str(error)
+        raise AudioError(f"{path}: cannot decode audio: not a media file, or a damaged one ({reason})") from error
     if sum(chunk.shape[1] for chunk in chunks) == 0:
         raise AudioError(f"{path}: the audio stream is empty (zero samples)")
     samples = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
-    np.clip(samples, -1.0, 1.0, out=samples)
+    _refuse_non_finite(path, samples)
+    np.clip(samples, -1.0, 1.0, out=samples)  # a float file may go past full scale: convert it, clipped
     return DecodedAudio(samples=samples, sample_rate_hz=sample_rate_hz)
+
+
+def _refuse_non_finite(path: Path, samples: np.ndarray) -> None:
+    """NaN or infinite samples (a damaged or badly exported float file) would spread through every later stage."""
+    bad = samples.size - int(np.count_nonzero(np.isfinite(samples)))
+    if bad:
+        raise AudioError(
+            f"{path}: {bad} of {samples.size} samples are NaN or infinite (a damaged or badly exported float "
+            "file); repair or re-export it"
+        )
 
 
 def load_audio(path: str | os.PathLike[str], sample_rate_hz: int | None = None, mono: bool = True) -> np.ndarray:

@@ -55,8 +55,10 @@ def load_embedder(
     else:
         config, state = HubertConfig(), _state_dict_of(read_checkpoint(source), source)
     state = rename_keys(state)
-    embedder = Embedder(config, with_final_proj="final_proj.weight" in state)
-    _check_state(embedder.state_dict(), state, source)
+    with_final_proj = "final_proj.weight" in state
+    with torch.device("meta"):  # shapes only: a file that does not fit is refused before seconds go into building
+        _check_state(Embedder(config, with_final_proj=with_final_proj).state_dict(), state, source)
+    embedder = Embedder(config, with_final_proj=with_final_proj)
     embedder.load_state_dict(state, strict=False)  # strictness enforced by _check_state
     return embedder.to(device=device, dtype=dtype or torch.float32).eval()
 

@@ -5,18 +5,21 @@ A fairseq ``hubert_base.pt`` pickles more than tensors: ``args`` (an ``argparse.
 objects. We need none of them, only the ``model`` state dict. Instead of importing the real classes
 (fairseq is not a dependency, and running a class's code is what weights-only loading exists to
 prevent), each admitted global name is bound to a stand-in that accepts any arguments and state and
-keeps nothing. The file's globals are listed before loading, and a name outside the allow-list is
-refused with the list of offending names, so a crafted ``__reduce__`` payload never runs.
+keeps nothing. A zip checkpoint's globals are listed before loading, and a name outside the allow-list is
+refused with the list of offending names; in an old non-zip file the weights-only unpickler refuses the
+first such name it meets. Either way a crafted ``__reduce__`` payload never runs.
 """
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from rvc.embedders.errors import EmbedderError
+from rvc.safe_load import UNREADABLE, WeightsFileError, first_sentence, load_weights, refusal
 
 
 class InertStandIn:
@@ -67,26 +70,37 @@ def _stand_in(name: str) -> object:
     return _empty_dict if name == "collections.defaultdict" else InertStandIn
 
 
+STAND_INS: tuple[tuple[object, str], ...] = tuple((_stand_in(name), name) for name in sorted(ALLOWED_GLOBALS))
+
+
 def read_checkpoint(path: Path) -> Any:
-    """Load a torch zip checkpoint on CPU, admitting only :data:`ALLOWED_GLOBALS` (as inert stand-ins).
+    """Load a torch checkpoint on CPU, admitting only :data:`ALLOWED_GLOBALS` (as inert stand-ins).
 
     Raises :class:`EmbedderError` naming ``path`` for anything that is not such a checkpoint:
     a truncated or foreign file, or one whose pickle needs other code.
     """
-    try:
-        needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise EmbedderError(
-            f"{path}: not a readable PyTorch checkpoint (truncated or another format): {exc}"
-        ) from exc
-    refused = sorted(needed - ALLOWED_GLOBALS)
+    refused = sorted(_pickled_globals(path) - ALLOWED_GLOBALS)
     if refused:
         raise EmbedderError(
             f"{path}: refused to load, its pickle needs code outside the allow-list: {', '.join(refused)}"
         )
-    stand_ins = [(_stand_in(name), name) for name in sorted(needed)]
     try:
-        with torch.serialization.safe_globals(stand_ins):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types (UnpicklingError, RuntimeError, EOFError, ...)
-        raise EmbedderError(f"{path}: could not be read as a weights-only checkpoint: {exc}") from exc
+        return load_weights(path, STAND_INS)
+    except WeightsFileError as exc:
+        raise EmbedderError(f"{path}: {exc}") from exc
+
+
+def _pickled_globals(path: Path) -> set[str]:
+    """Every global a zip checkpoint's pickle names, listed without unpickling it, so a refusal names them all.
+
+    Other files (an old non-zip ``torch.save``, foreign bytes) list none here: the weights-only unpickler
+    refuses the first global outside the allow-list as it meets it.
+    """
+    try:
+        return set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except ValueError:  # torch's answer for anything but a zip checkpoint
+        return set()
+    except pickle.UnpicklingError as exc:  # a zip whose data.pkl is not a pickle that torch could have written
+        raise EmbedderError(f"{path}: {refusal(str(exc))}") from exc
+    except (RuntimeError, OSError) as exc:
+        raise EmbedderError(f"{path}: {UNREADABLE}: {first_sentence(str(exc))}") from exc

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rvc.f0.base import HOP_LENGTH, SAMPLE_RATE_HZ, F0Extractor
+from rvc.safe_load import WeightsFileError, load_weights
 
 N_MELS = 128
 N_FFT = 1024
@@ -268,12 +269,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise F0ModelError(f"RMVPE model not found at {path}: {DOWNLOAD_HINT}")
     try:
-        # weights_only: community checkpoints are untrusted and must not run code when unpickled.
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise F0ModelError(
-            f"{path} is not a readable PyTorch weights file (corrupt, truncated or not a checkpoint): {exc}"
-        ) from exc
+        state = load_weights(path)  # community checkpoints are untrusted: weights only, no code runs
+    except WeightsFileError as exc:
+        raise F0ModelError(f"{path}: {exc}") from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise F0ModelError(f"{path} is not an RMVPE model: expected a plain state dict of tensors")
     return state
@@ -302,8 +300,9 @@ def load_rmvpe_net(path: str | os.PathLike[str]) -> RmvpeNet:
     """Build the network from an ``rmvpe.pt`` state dict (fp16 or fp32), as float32 in eval mode."""
     path = Path(path)
     state = _read_state_dict(path)
+    with torch.device("meta"):  # shapes only: a file that does not fit is refused before a second is spent building
+        _check_state_dict(path, state, RmvpeNet())
     net = RmvpeNet()
-    _check_state_dict(path, state, net)
     net.load_state_dict(state, strict=True)  # copies cast fp16 weights into the fp32 parameters
     return net.eval()
 

@@ -79,6 +79,11 @@ def convert_audio(
 ) -> ConversionResult:
     """Convert 16 kHz mono float audio into the synthesizer's voice."""
     model_info = synthesizer.info
+    if len(audio_16k) < WINDOW_SAMPLES:
+        raise ValueError(
+            f"the audio is too short to convert: {len(audio_16k) * 1000 / SAMPLE_RATE_16K_HZ:.1f} ms, "
+            f"at least {WINDOW_SAMPLES * 1000 // SAMPLE_RATE_16K_HZ} ms (one frame) is needed"
+        )
     if model_info.f0 and f0_extractor is None:
         raise ValueError("this model uses pitch: an f0 extractor is required")
     if index is not None:

@@ -9,6 +9,7 @@ to 0.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import faiss
@@ -17,6 +18,8 @@ import numpy as np
 from rvc.retrieval.errors import IndexFileError, IndexMismatchError
 
 NEIGHBOURS = 8
+# faiss prefixes its messages with the C++ function and source line that raised them.
+FAISS_SOURCE_LOCATION = re.compile(r"^Error in .*? at \S+:\d+: ", re.DOTALL)
 
 
 def neighbour_weights(distances: np.ndarray) -> np.ndarray:
@@ -93,8 +96,13 @@ def load_index(path: str | os.PathLike[str]) -> RetrievalIndex:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise IndexFileError(f"{path}: cannot read the index file: {exc}") from exc
+    if data.size == 0:
+        raise IndexFileError(f"{path}: not a faiss index: the file is empty (0 bytes)")
     try:
         index = faiss.deserialize_index(data)
     except RuntimeError as exc:
-        raise IndexFileError(f"{path}: not a faiss index: {exc}") from exc
+        reason = FAISS_SOURCE_LOCATION.sub("", str(exc)).strip()
+        if "read error" in reason:  # faiss's reader ran out of bytes: "read error in : 4902 != 156672"
+            reason = "the file ends before the index does (truncated)"
+        raise IndexFileError(f"{path}: not a faiss index: {reason}") from exc
     return RetrievalIndex(index, path)

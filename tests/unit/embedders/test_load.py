@@ -186,7 +186,7 @@ def test_truncated_file(tmp_path: Path) -> None:
     torch.save({"model": {"x": torch.ones(1000)}}, whole)
     cut = tmp_path / "hubert_base.pt"
     cut.write_bytes(whole.read_bytes()[:2000])
-    with pytest.raises(EmbedderError, match="not a readable PyTorch checkpoint") as error:
+    with pytest.raises(EmbedderError, match="not a readable PyTorch file") as error:
         load_embedder(cut)
     assert str(cut) in str(error.value)
 
@@ -194,7 +194,7 @@ def test_truncated_file(tmp_path: Path) -> None:
 def test_text_file_named_pt(tmp_path: Path) -> None:
     path = tmp_path / "hubert_base.pt"
     path.write_text("<html>404 Not Found</html>")
-    with pytest.raises(EmbedderError, match="hubert_base.pt: not a readable PyTorch checkpoint"):
+    with pytest.raises(EmbedderError, match="hubert_base.pt: not a readable PyTorch file"):
         load_embedder(path)
 
 

@@ -106,7 +106,7 @@ def test_default_path_is_under_rvc_home_and_missing_file_says_how_to_get_it(tmp_
 def test_text_file_is_rejected(tmp_path) -> None:
     path = tmp_path / "rmvpe.pt"
     path.write_text("404: Not Found\n")
-    with pytest.raises(F0ModelError, match="rmvpe.pt is not a readable PyTorch weights file"):
+    with pytest.raises(F0ModelError, match="rmvpe.pt: not a readable PyTorch file"):
         get_extractor("rmvpe", model_path=path)
 
 
@@ -114,7 +114,7 @@ def test_truncated_file_is_rejected(fp16_model_file, tmp_path) -> None:
     path = tmp_path / "rmvpe.pt"
     data = fp16_model_file.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(F0ModelError, match="corrupt, truncated or not a checkpoint") as error:
+    with pytest.raises(F0ModelError, match="truncated") as error:
         get_extractor("rmvpe", model_path=path)
     assert str(path) in str(error.value)
 
@@ -126,7 +126,7 @@ class _Payload:
 def test_pickled_objects_are_refused_not_executed(tmp_path) -> None:
     path = tmp_path / "rmvpe.pt"
     torch.save({"unet.encoder.bn.weight": _Payload()}, path)
-    with pytest.raises(F0ModelError, match="not a readable PyTorch weights file"):
+    with pytest.raises(F0ModelError, match="refused to load: its pickle would call .*_Payload"):
         get_extractor("rmvpe", model_path=path)
 
 

@@ -1,0 +1,71 @@
+"""`torch.load` for files from strangers: weights only, and every failure as one short sentence.
+
+Community model files are untrusted, so nothing in them may run code: ``weights_only=True`` refuses every pickled
+global outside torch's tensor types. torch's own messages are written for developers: paragraphs with terminal
+colour codes that advise ``weights_only=False`` (the opposite of what an untrusted file deserves), and the
+legacy reader fails on foreign bytes with a bare ``KeyError``. The synthesizer, embedder and RMVPE loaders all
+read through :func:`load_weights` and prefix its :class:`WeightsFileError` sentence with their file's path.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+
+REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+UNSUPPORTED_OPCODE = re.compile(r"Unsupported operand (\d+)")
+TORCH_PREAMBLE = "Weights only load failed."
+TORCH_DOCS = "Check the documentation"
+ENFORCE_PREFIX = re.compile(r"^\[enforce fail at [^\]]*\]\s*\.?\s*")  # c10's "[enforce fail at file.cc:180] . "
+UNREADABLE = "not a readable PyTorch file (truncated or another format)"
+
+
+class WeightsFileError(ValueError):
+    """A file that torch cannot or must not load; the message is the problem alone, the caller adds the path."""
+
+
+def load_weights(path: str | os.PathLike, stand_ins: Iterable[tuple[object, str]] = ()) -> object:
+    """``torch.load(path, weights_only=True)`` on the CPU, with ``(object, "module.Name")`` stand-ins admitted.
+
+    Raises :class:`WeightsFileError` for a missing, empty, unreadable or refused file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsFileError("file not found")
+    if path.stat().st_size == 0:
+        raise WeightsFileError("the file is empty (0 bytes)")
+    try:
+        with torch.serialization.safe_globals(list(stand_ins)):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise WeightsFileError(refusal(str(error))) from error
+    except RuntimeError as error:  # the zip reader: a truncated archive, a zip that torch did not write
+        raise WeightsFileError(f"{UNREADABLE}: {first_sentence(str(error))}") from error
+    except Exception as error:  # the legacy reader fails on foreign bytes with any type (KeyError, EOFError...)
+        raise WeightsFileError(UNREADABLE) from error
+
+
+def refusal(message: str) -> str:
+    """The sentence for torch's weights-only refusal ``message``: the code the file wanted to call, if it named any."""
+    names = sorted(set(REFUSED_GLOBAL.findall(message)))
+    if names:
+        return (f"refused to load: its pickle would call {', '.join(names)}, which a file of model weights never "
+                "needs (another kind of file, or a malicious one; nothing was run)")
+    opcode = UNSUPPORTED_OPCODE.search(message)
+    if opcode:
+        return f"{UNREADABLE}: not a weights-only pickle (opcode {opcode.group(1)}; a plain pickle, or other bytes)"
+    # torch wraps the unpickler's own sentence in paragraphs of advice: keep that sentence only.
+    paragraphs = [text.strip() for text in message.split("\n\n")]
+    reason = next((text for text in paragraphs[1:] if text and not text.startswith(TORCH_DOCS)), paragraphs[0])
+    return f"refused to load: {first_sentence(reason.removeprefix(TORCH_PREAMBLE))}"
+
+
+def first_sentence(message: str) -> str:
+    """The first line of ``message`` up to its first full stop, without c10's source location."""
+    line = ENFORCE_PREFIX.sub("", message.strip()).split("\n")[0]
+    return line.split(". ")[0].rstrip(".")
