@@ -8,16 +8,17 @@ becomes a `CheckpointError` that names the file and the problem, never a raw Key
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
 from rvc.atomic import atomic_write
+from rvc.safe_load import WeightsFileError, load_weights
 from rvc.synth.config import PHONE_DIMS, SynthesizerConfig
 from rvc.synth.presets import all_presets
 from rvc.synth.synthesizer import ModelInfo, Synthesizer
@@ -78,23 +79,11 @@ def parametrization_keys(state: StateDict) -> dict[str, torch.Tensor]:
 
 
 def read_torch_file(path: str | os.PathLike) -> object:
-    """`torch.load` with weights_only=True, turning every failure into a `CheckpointError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise CheckpointError(path, "the file is empty")
+    """`rvc.safe_load.load_weights`, turning every failure into a `CheckpointError`."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        reason = str(error).splitlines()[0] if str(error) else "unsafe or corrupt pickle"
-        raise CheckpointError(
-            path, f"refused to load: the file holds objects that are not plain weights ({reason})"
-        ) from error
-    except Exception as error:  # the legacy unpickler fails on foreign bytes with arbitrary exceptions
-        raise CheckpointError(
-            path, f"not a readable PyTorch file (truncated or another format): {error}"
-        ) from error
+        return load_weights(path)
+    except WeightsFileError as error:
+        raise CheckpointError(path, str(error)) from error
 
 
 def load_checkpoint(path: str | os.PathLike) -> LoadedCheckpoint:
@@ -212,11 +201,16 @@ def _infer_config(path: Path, state: StateDict, version: str, f0: bool) -> Synth
 
 
 def build_synthesizer(loaded: LoadedCheckpoint) -> Synthesizer:
-    """A model with the checkpoint's weights loaded strictly (training parts kept when present)."""
-    model = Synthesizer(loaded.config, loaded.info)
+    """A model with the checkpoint's weights loaded strictly (training parts kept when present).
+
+    The modules are built on the meta device and take the file's tensors as they are (``assign``): no random
+    initialisation to overwrite, which saves a second copy of the weights in memory and a second of start-up.
+    """
+    with torch.device("meta"):
+        model = Synthesizer(loaded.config, loaded.info)
     if not any(key.startswith(TRAINING_ONLY_PREFIX) for key in loaded.state_dict):
         del model.enc_q
-    model.load_state_dict({k: v.float() for k, v in loaded.state_dict.items()}, strict=True)
+    model.load_state_dict({k: v.float() for k, v in loaded.state_dict.items()}, strict=True, assign=True)
     return model
 
 
@@ -234,10 +228,42 @@ def load_synthesizer(
     return model.to(device=device, dtype=dtype)
 
 
+class _WriteErrorMemory:
+    """A binary stream that remembers its first write error: `torch.save` reports one only as an opaque
+    RuntimeError ("unexpected pos 704 vs 598"), which would hide a full disk.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.stream.write(data)
+        except OSError as error:
+            self.error = self.error or error
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as error:
+            self.error = self.error or error
+            raise
+
+
 def atomic_torch_save(obj: object, path: str | os.PathLike) -> Path:
-    """`torch.save` through `rvc.atomic`: a crash never leaves half a checkpoint under the final name."""
+    """`torch.save` through `rvc.atomic`: a crash never leaves half a checkpoint under the final name, and a
+    failed write (a full disk) raises an OSError naming ``path`` with the previous file at ``path`` intact.
+    """
     with atomic_write(path) as temporary, open(temporary, "wb") as stream:
-        torch.save(obj, stream)
+        writer = _WriteErrorMemory(stream)
+        try:
+            torch.save(obj, writer)
+        except RuntimeError:
+            if writer.error is None:
+                raise
+            raise writer.error from None
         stream.flush()
         os.fsync(stream.fileno())
     return Path(path)
