@@ -15,7 +15,6 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-from sklearn.cluster import MiniBatchKMeans
 
 from rvc.retrieval.errors import IndexMismatchError
 
@@ -81,6 +80,8 @@ def build_index(
         )
     vectors = vectors[rng.permutation(len(vectors))]
     if len(vectors) > KMEANS_ABOVE_ROWS:
+        from sklearn.cluster import MiniBatchKMeans  # 1-2 s to import: only big datasets need it, never a conversion
+
         kmeans = MiniBatchKMeans(
             n_clusters=KMEANS_CENTRES,
             batch_size=256 * n_cpu,

@@ -1,0 +1,47 @@
+"""The decoder run in windows (inference's memory saver) gives the samples of one pass over the whole latent."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rvc.synth import load_synthesizer
+from rvc.synth.generator import receptive_frames
+from rvc.synth.presets import all_presets
+from tests.factories import tiny_pth
+
+FRAMES = 173  # several windows of the sizes below, the last one short
+MODELS = ["tiny_v1_f0_40k", "tiny_v1_nof0_40k", "tiny_v2_f0_32k", "tiny_v2_f0_40k", "tiny_v2_nof0_40k"]
+
+
+def _decode(model, latent, f0, chunk_frames):
+    g = model.speaker_embedding(torch.tensor([0]))
+    with torch.inference_mode():
+        return model.dec(latent, f0 if model.config.f0 else None, g=g, deterministic=True, chunk_frames=chunk_frames)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_windows_reproduce_one_pass(name):
+    model = load_synthesizer(tiny_pth(name))
+    generator = torch.Generator().manual_seed(0)
+    latent = torch.randn(1, model.config.inter_channels, FRAMES, generator=generator)
+    f0 = 80 + 300 * torch.rand(1, FRAMES, generator=generator)
+    whole = _decode(model, latent, f0, None)
+    for chunk_frames in (17, 64, FRAMES - 1):
+        windowed = _decode(model, latent, f0, chunk_frames)
+        assert windowed.shape == whole.shape
+        torch.testing.assert_close(windowed, whole, atol=2e-6, rtol=0)
+
+
+def test_too_little_context_would_show(monkeypatch):
+    """The check above can fail: windows with less context than the receptive field differ at their seams."""
+    model = load_synthesizer(tiny_pth("tiny_v2_f0_40k"))
+    latent, f0 = torch.randn(1, model.config.inter_channels, FRAMES), torch.full((1, FRAMES), 150.0)
+    whole = _decode(model, latent, f0, None)
+    monkeypatch.setattr(model.dec, "context_frames", 2)
+    assert (_decode(model, latent, f0, 17) - whole).abs().max() > 1e-4
+
+
+def test_receptive_field_grows_with_the_widest_block():
+    for config in all_presets():
+        assert 10 <= receptive_frames(config) <= 25  # 14-19 frames for the ecosystem's configs
