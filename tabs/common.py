@@ -1,4 +1,9 @@
-"""What every tab shares: service errors shown to the user, following a job's events, small formatters.
+"""What every tab shares: service errors shown to the user, the admin-only actions, following a job's events,
+small formatters.
+
+On a page with logins (see webui.py), a guest may convert uploaded audio and look around; the callbacks that
+train, change or delete something, download assets, cancel tasks or read a path on the server are refused to
+guests here, on the server (`admin_only`, `require_admin`), since gradio_client can call any api_name.
 
 A long action (preprocess, extract, train, index, export, one click, import, download) is a job: the service
 returns its task dict and the tab follows the task's events with `follow`, yielding a `TaskView` after each
@@ -10,7 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -56,6 +61,66 @@ def user_errors(fn: Callable) -> Callable:
 def _message(error: Exception) -> str:
     # KeyError's str() is the repr of its argument; the others carry the service's sentence.
     return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+
+
+# --- who may do what -----------------------------------------------------------------------------------------
+
+GUEST_REFUSED = "This needs an admin login: a guest may convert uploaded audio and look, nothing else."
+_admins: frozenset[str] | None = None  # None: the page has no login, so whoever reaches it is the admin
+
+
+def set_admins(usernames: Iterable[str] | None) -> None:
+    """The admins' user names when the page asks for a login (webui.py sets them at start); any other login is a
+    guest. None: no login."""
+    global _admins
+    _admins = None if usernames is None else frozenset(usernames)
+
+
+def is_admin(request: gr.Request | None) -> bool:
+    return _admins is None or getattr(request, "username", None) in _admins
+
+
+def require_admin(request: gr.Request | None) -> None:
+    """A `gr.Error` for a guest (for an input only an admin may use, e.g. a path on the server)."""
+    if not is_admin(request):
+        raise gr.Error(GUEST_REFUSED)
+
+
+_REQUEST = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                             annotation=gr.Request | None)
+
+
+def admin_only(fn: Callable) -> Callable:
+    """The callback refused to guests (a plain function or a generator callback).
+
+    The wrapper's signature gains a last parameter ``request``, so Gradio passes it the `gr.Request` of the call;
+    the callback itself is called without it.
+    """
+    signature = inspect.signature(fn)
+    with_request = signature.replace(parameters=[*signature.parameters.values(), _REQUEST])
+
+    def checked(args: tuple, kwargs: dict) -> inspect.BoundArguments:
+        bound = with_request.bind(*args, **kwargs)
+        require_admin(bound.arguments.pop("request", None))
+        return bound
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            bound = checked(args, kwargs)
+            yield from fn(*bound.args, **bound.kwargs)
+
+    else:
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            bound = checked(args, kwargs)
+            return fn(*bound.args, **bound.kwargs)
+
+    wrapper.__signature__ = with_request
+    wrapper.__annotations__ = {**fn.__annotations__, "request": _REQUEST.annotation}
+    return wrapper
 
 
 def require(value: Any, message: str) -> Any:

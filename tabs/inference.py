@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 
 from rvc import service
-from tabs.common import follow, require, save_uploads, user_errors
+from tabs.common import follow, require, require_admin, save_uploads, user_errors
 from tabs.i18n import t
 
 INDEX_AUTO, INDEX_NONE = "auto", "none"
@@ -80,15 +80,24 @@ def _f0_curves(source: str, output: str, f0_method: str) -> pd.DataFrame:
     return f0_frame(service.f0_curves(source, output, f0_method))
 
 
+def _server_path(text: str | None, request: gr.Request | None) -> Path | None:
+    """A file or folder on the server that an admin typed (a guest may only upload), inside the allowed roots."""
+    if not (text or "").strip():
+        return None
+    require_admin(request)
+    return service.client_path(text.strip())
+
+
 @user_errors
 def convert(
     audio_file: str | None, server_path: str, model: str | None, index: str, transpose: float, f0_method: str,
     index_rate: float, filter_radius: float, resample_sr: float, rms_mix_rate: float, protect: float, sid: float,
     noise_scale: float, f0_file: str | None, output_format: str,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way to receive a progress tracker)
+    request: gr.Request | None = None,  # Gradio passes the call's request (who is asking)
 ) -> tuple[str, str, str, pd.DataFrame]:
-    source = audio_file or (str(service.client_path(server_path.strip())) if (server_path or "").strip() else None)
-    source = require(source, "Upload an audio file or enter a path on the server.")
+    source = audio_file or _server_path(server_path, request)
+    source = str(require(source, "Upload an audio file or enter a path on the server."))
     model = require(model, "Choose a model (put .pth files in assets/weights, then press Refresh).")
     params = _params(transpose, f0_method, index_rate, filter_radius, resample_sr, rms_mix_rate, protect, sid,
                      noise_scale, f0_file)
@@ -100,11 +109,11 @@ def convert(
     return output, output, timings_markdown(result), _f0_curves(source, output, f0_method)
 
 
-def _batch_sources(files: list[str] | None, folder: str) -> list[str]:
+def _batch_sources(files: list[str] | None, folder: str, request: gr.Request | None) -> list[str]:
     """Uploaded files (saved into the uploads folder, where jobs may read them) and a server folder's files."""
     sources = save_uploads(files or [])
-    if (folder or "").strip():
-        sources += [str(path) for path in service.collect_inputs(service.client_path(folder.strip()))]
+    if (server_folder := _server_path(folder, request)) is not None:
+        sources += [str(path) for path in service.collect_inputs(server_folder)]
     return require(sources or None, "Upload audio files or enter a folder on the server.")
 
 
@@ -114,13 +123,14 @@ def convert_batch(
     index_rate: float, filter_radius: float, resample_sr: float, rms_mix_rate: float, protect: float, sid: float,
     noise_scale: float, f0_file: str | None, output_format: str,
     progress: gr.Progress = gr.Progress(),  # noqa: B008
+    request: gr.Request | None = None,
 ):
     """One conversion task per file (they run in the inference worker, which keeps the model loaded)."""
     model = require(model, "Choose a model (put .pth files in assets/weights, then press Refresh).")
     params = _params(transpose, f0_method, index_rate, filter_radius, resample_sr, rms_mix_rate, protect, sid,
                      noise_scale, f0_file)
     params["f0_file"] = None  # a pitch curve belongs to one recording: single-file conversions only
-    sources = _batch_sources(files, folder)
+    sources = _batch_sources(files, folder, request)
     tasks = [service.submit_conversion(path, model, params=params, index=_index_arg(index),
                                        output_format=output_format) for path in sources]
     outputs: list[str] = []

@@ -10,7 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from rvc import service
-from tabs.common import follow_with_progress, for_json, require, size, user_errors
+from tabs.common import admin_only, follow_with_progress, for_json, require, size, user_errors
 from tabs.i18n import t
 from tabs.train import experiment_names, find_training
 
@@ -55,6 +55,7 @@ def show(model: str | None) -> tuple[dict, str, str]:
 
 
 @user_errors
+@admin_only
 def rename(model: str | None, new_name: str) -> tuple:
     model = require(model, "Choose a model first.")
     renamed = service.rename_model(model, require(new_name, "Type the new name."))
@@ -62,6 +63,7 @@ def rename(model: str | None, new_name: str) -> tuple:
 
 
 @user_errors
+@admin_only
 def delete(model: str | None, confirmed: bool) -> tuple:
     model = require(model, "Choose a model first.")
     if not confirmed:
@@ -71,6 +73,7 @@ def delete(model: str | None, confirmed: bool) -> tuple:
 
 
 @user_errors
+@admin_only
 def set_info(model: str | None, info: str) -> tuple[str, dict]:
     model = require(model, "Choose a model first.")
     detail = service.set_model_info(model, info or "")
@@ -78,6 +81,7 @@ def set_info(model: str | None, info: str) -> tuple[str, dict]:
 
 
 @user_errors
+@admin_only
 def merge(model_a: str | None, model_b: str | None, alpha: float, name: str, info: str) -> tuple:
     model_a = require(model_a, "Choose model A.")
     model_b = require(model_b, "Choose model B.")
@@ -86,12 +90,14 @@ def merge(model_a: str | None, model_b: str | None, alpha: float, name: str, inf
 
 
 @user_errors
+@admin_only
 def export_onnx(model: str | None) -> tuple[str, str]:
     result = service.export_onnx(require(model, "Choose a model first."))
     return f"Exported `{Path(result['path']).name}`.", result["path"]
 
 
 @user_errors
+@admin_only
 def import_model(url: str, progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str]]:  # noqa: B008
     task = service.import_model(require(url, "Paste the URL of a .pth or .zip (Hugging Face, direct link)."))
     for view in follow_with_progress(task["id"], progress):
@@ -106,6 +112,7 @@ def training_checkpoints(experiment: str | None) -> dict:
 
 
 @user_errors
+@admin_only
 def extract_small(experiment: str | None, checkpoint: str | None, name: str,
                   progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, list[str]]]:  # noqa: B008
     """The small inference model of a training checkpoint (the original's "extract small model")."""

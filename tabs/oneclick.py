@@ -7,20 +7,23 @@ from collections.abc import Iterator
 import gradio as gr
 
 from rvc import service
-from tabs.common import follow_with_progress, require, user_errors
+from tabs.common import admin_only, follow_with_progress, require, user_errors
 from tabs.i18n import t
-from tabs.train import dataset_path
+from tabs.train import dataset_path, run_config
 
 PRESETS = ["fast", "standard", "high"]
 
 
 @user_errors
+@admin_only
 def oneclick(
-    name: str, files: list[str] | None, server_path: str, preset: str,
+    name: str, files: list[str] | None, server_path: str, preset: str, config_path: str = "",
+    epochs: float | None = None,
     progress: gr.Progress = gr.Progress(),  # noqa: B008
 ) -> Iterator[tuple[str, str, str | None, list[str]]]:
     name = require(name, "Type a name for the new voice.")
-    task = service.start_oneclick(name, dataset_path(name, files, server_path), preset)
+    task = service.start_oneclick(name, dataset_path(name, files, server_path), preset, config=run_config(config_path),
+                                  epochs=int(epochs) if epochs else None)
     view = None
     for view in follow_with_progress(task["id"], progress):
         yield view.markdown(), view.log_text, None, []
@@ -34,16 +37,25 @@ def build() -> None:
         gr.Markdown(t("oneclick.intro"))
         with gr.Row():
             with gr.Column():
-                name = gr.Textbox(label=t("oneclick.name"), info=t("oneclick.name_info"))
+                name = gr.Textbox(label=t("oneclick.name"), info=t("oneclick.name_info"), elem_id="oneclick-name")
                 files = gr.File(label=t("train.dataset_upload"), file_count="multiple", type="filepath")
                 server_path = gr.Textbox(label=t("train.dataset_path"), info=t("train.dataset_path_info"),
-                                         placeholder="/path/to/dataset")
-                preset = gr.Radio(PRESETS, value="standard", label=t("oneclick.preset"), info=t("oneclick.preset_info"))
+                                         placeholder="/path/to/dataset", elem_id="oneclick-dataset-path")
+                preset = gr.Radio(PRESETS, value="standard", label=t("oneclick.preset"), info=t("oneclick.preset_info"),
+                                  elem_id="oneclick-preset")
+                with gr.Accordion(t("train.advanced"), open=False):
+                    config_path = gr.Textbox(label=t("train.config_path"), info=t("train.config_path_info"),
+                                             elem_id="oneclick-config-path")
+                    epochs = gr.Number(None, label=t("train.epochs"), info=t("oneclick.epochs_info"), precision=0,
+                                       minimum=1, elem_id="oneclick-epochs")
                 run = gr.Button(t("oneclick.run"), variant="primary")
             with gr.Column():
                 status = gr.Markdown(elem_id="oneclick-status")
-                test_audio = gr.Audio(type="filepath", label=t("oneclick.test_audio"), interactive=False)
-                outputs = gr.File(label=t("ui.download"), file_count="multiple", interactive=False)
+                test_audio = gr.Audio(type="filepath", label=t("oneclick.test_audio"), interactive=False,
+                                      elem_id="oneclick-test-audio")
+                outputs = gr.File(label=t("ui.download"), file_count="multiple", interactive=False,
+                                  elem_id="oneclick-outputs")
         log = gr.Textbox(label=t("ui.log"), lines=10, max_lines=20, interactive=False, autoscroll=True)
-        run.click(oneclick, inputs=[name, files, server_path, preset], outputs=[status, log, test_audio, outputs],
+        run.click(oneclick, inputs=[name, files, server_path, preset, config_path, epochs],
+                  outputs=[status, log, test_audio, outputs],
                   api_name="oneclick", show_progress_on=status, concurrency_limit=None)

@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from rvc import service
-from tabs.common import follow_with_progress, size, user_errors
+from tabs.common import admin_only, follow_with_progress, size, user_errors
 from tabs.i18n import t
 
 REFRESH_S = 5
@@ -23,7 +23,7 @@ def system_markdown(info: dict | None) -> str:
     memory = f"{info['memory_used_mb'] / 1024:.1f} / {info['memory_total_mb'] / 1024:.1f} GB"
     disk = f"{info['disk_free_mb'] / 1024:.1f} GB free of {info['disk_total_mb'] / 1024:.1f} GB"
     lines = [
-        "| | |", "| --- | --- |",
+        "| Machine | |", "| --- | --- |",
         f"| CPU | {info['cpu_count']} cores · {info['cpu_percent']:.0f}% |",
         f"| RAM | {memory} |",
         f"| Disk | {disk} |",
@@ -56,6 +56,7 @@ def asset_status() -> tuple[pd.DataFrame, dict]:
 
 
 @user_errors
+@admin_only
 def download(names: list[str] | None,
              progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str]]:  # noqa: B008
     """Download pretrained files as a job (hubert_base, rmvpe, pretrained base models)."""
@@ -73,6 +74,7 @@ def get_settings() -> tuple:
 
 
 @user_errors
+@admin_only
 def save_settings(default_f0_method: str, device: str, upload_limit_mb: float, allowed_paths: str) -> tuple:
     folders = [line.strip() for line in (allowed_paths or "").splitlines() if line.strip()]
     service.update_settings(default_f0_method=default_f0_method, device=(device or "auto").strip(),

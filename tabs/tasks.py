@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from rvc import service
-from tabs.common import event_fields, follow, for_json, log_line, require, task_view, user_errors
+from tabs.common import admin_only, event_fields, follow, for_json, log_line, require, task_view, user_errors
 from tabs.i18n import t
 
 ALL = "all"
@@ -78,12 +78,14 @@ def follow_task(task_id: str | None) -> Iterator[tuple[str, str, list[str]]]:
 
 
 @user_errors
+@admin_only
 def cancel(task_id: str | None) -> str:
     task = service.cancel_task(require(task_id, "Choose a task in the list first."))
     return task_view(task).markdown()
 
 
 @user_errors
+@admin_only
 def delete(task_id: str | None) -> str:
     task_id = require(task_id, "Choose a task in the list first.")
     service.delete_task(task_id, with_outputs=True)

@@ -15,7 +15,7 @@ import gradio as gr
 import pandas as pd
 
 from rvc import service
-from tabs.common import TaskView, follow_with_progress, require, save_uploads, user_errors
+from tabs.common import TaskView, admin_only, follow_with_progress, require, save_uploads, user_errors
 from tabs.i18n import t
 
 SAMPLE_RATES = ["32k", "40k", "48k"]
@@ -200,6 +200,7 @@ def run_config(config_path: str) -> dict | None:
 
 
 @user_errors
+@admin_only
 def preprocess(
     name: str | None, target_sr: str, version: str, if_f0: bool, files: list[str] | None, server_path: str,
     n_proc: float | None, config_path: str,
@@ -219,6 +220,7 @@ def preprocess(
 
 
 @user_errors
+@admin_only
 def extract(name: str | None, f0_method: str, devices: str,
             progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str]]:  # noqa: B008
     """Step 2: pitch and content features of every piece."""
@@ -240,6 +242,7 @@ def _follow_training(training_id: str, task: dict, progress: gr.Progress | None)
 
 
 @user_errors
+@admin_only
 def train(
     name: str | None, epochs: float, batch_size: float, save_every: float, latest_only: bool, cache_in_gpu: bool,
     save_small_each: bool, pretrained_g: str, pretrained_d: str, devices: str,
@@ -257,24 +260,28 @@ def train(
 
 
 @user_errors
+@admin_only
 def pause(name: str | None) -> str:
     task = service.pause_training(_existing(name)["id"])
     return f"⏸️ pause requested ({task['status']}): the trainer stops after the current step and saves."
 
 
 @user_errors
+@admin_only
 def resume(name: str | None, progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:  # noqa: B008
     training = _existing(name)
     yield from _follow_training(training["id"], service.resume_training(training["id"]), progress)
 
 
 @user_errors
+@admin_only
 def build_index(name: str | None, progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str]]:  # noqa: B008
     """Step 4a: the retrieval index of the experiment's features."""
     yield from _follow(service.start_index(_existing(name)["id"]), progress)
 
 
 @user_errors
+@admin_only
 def export(name: str | None, checkpoint: str | None, export_name: str, overwrite: bool,
            progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str, list[str]]]:  # noqa: B008
     """Step 4b: the small inference model of a checkpoint, into assets/weights."""
@@ -384,7 +391,7 @@ def build() -> None:
             with gr.Row():
                 losses, rates = metrics_frames([])
                 loss_plot = gr.LinePlot(losses, x="step", y="value", color="series", label=t("train.loss_plot"),
-                                        show_label=True, height=280)
+                                        show_label=True, height=280, elem_id="train-loss-plot")
                 lr_plot = gr.LinePlot(rates, x="step", y="lr", label=t("train.lr_plot"), show_label=True,
                                       height=280, y_axis_format=".1e")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from rvc.api import errors
-from rvc.api.auth import token_guard
+from rvc.api.auth import caller_role, token_roles
 from rvc.api.routes import inference, models, quick, system, tasks, trainings
 
 PREFIX = "/api/v2"
@@ -16,15 +16,18 @@ DESCRIPTION = """Retrieval-based Voice Conversion: conversions, models, training
 Errors are an HTTP status with `{"detail": "..."}`. Lists take `limit`/`offset` and return `total`. Long actions
 are tasks: follow one at `GET /tasks/{id}/progress` (Server-Sent Events) or its log at `WS /ws/tasks/{id}/log`.
 When the server requires a token, send `Authorization: Bearer <token>` (or `?token=` on EventSource/WebSocket).
+The guest token converts, follows tasks and lists models; the rest answers it 403.
 """
 
 
-def create_api(token: str | None = None) -> FastAPI:
-    """The API application; with ``token``, every endpoint requires it (see `rvc.api.auth`)."""
+def create_api(token: str | None = None, guest_token: str | None = None) -> FastAPI:
+    """The API application; with ``token``, every endpoint requires it or ``guest_token`` (a guest's, which the
+    admin-only endpoints refuse; see `rvc.api.auth`)."""
     api = FastAPI(
         title="RVC WebUI API", version="2", description=DESCRIPTION, docs_url="/docs", redoc_url=None,
-        dependencies=[Depends(token_guard(token))] if token else [],
+        dependencies=[Depends(caller_role)],
     )
+    api.state.tokens = token_roles(token, guest_token)
     errors.install(api)
     for module in (inference, models, trainings, quick, tasks, system):
         api.include_router(module.router)

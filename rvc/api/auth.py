@@ -1,9 +1,15 @@
-"""Who may call the API: everyone on a server only this machine can reach, bearer-token holders otherwise.
+"""Who may use the server, and what a guest may do.
 
 A server bound to a loopback address is private to its machine; with `--share` (a public link) or any other
-address (0.0.0.0 included) every call needs `Authorization: Bearer <token>`. The token is `--api-token`, or one
-generated at start and printed; given explicitly, it is required on loopback too. Browsers cannot put headers
-on an EventSource or a WebSocket, so those may pass it as `?token=` instead.
+address (0.0.0.0 included) it needs a login: the page asks for a user and password (Gradio's login) and every
+REST call needs `Authorization: Bearer <token>`. Passwords and tokens are given (`--auth`, `--api-token`) or
+generated at start and printed. Browsers cannot put headers on an EventSource or a WebSocket, so those may pass
+the token as `?token=` instead.
+
+Two roles: an admin does everything; a guest (`--guest` logins, the guest token) may convert, follow tasks and
+list models, but never trains, changes or deletes anything, downloads assets, cancels tasks or reads the
+server's folders. The UI checks the role in its callbacks (tabs.common), the API with `require_admin`.
+Passwords and tokens are compared in constant time.
 """
 
 from __future__ import annotations
@@ -11,14 +17,28 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, WebSocketException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
-_bearer = HTTPBearer(auto_error=False, description="the server's API token (printed at start, or --api-token)")
+from rvc import service
+from rvc.api.schemas import InferenceRequest
+
+_bearer = HTTPBearer(auto_error=False, description="the server's admin or guest token (printed at start)")
+ADMIN_USER = "admin"  # the login generated when none is given
+GUEST_REFUSED = "guests may only convert, follow tasks and list models: this needs the admin token"
+UPLOADS = "uploads"  # RVC_HOME's folder of uploads (POST /system/upload), the only files a guest may convert
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    GUEST = "guest"
 
 
 def is_loopback(host: str) -> bool:
@@ -30,28 +50,145 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-def api_token(given: str | None, host: str, share: bool) -> tuple[str | None, bool]:
-    """The token the server requires (None: none) and whether it was generated here (so must be shown)."""
+def login_required(host: str, share: bool) -> bool:
+    """Whether others than this machine's users can reach the server (then nothing is open without a login)."""
+    return share or not is_loopback(host)
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def same_secret(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+# --- the UI's logins ------------------------------------------------------------------------------------------
+
+def parse_login(text: str) -> tuple[str, str]:
+    """`user:password` (the password may contain ':') as (user, password); ValueError naming what is wrong."""
+    user, colon, password = text.partition(":")
+    user = user.strip()  # Gradio's login form strips the name it is sent
+    if not colon:
+        raise ValueError(f"{text!r} is not USER:PASSWORD (no ':')")
+    if not user or not password:
+        raise ValueError(f"{text!r} needs both a user name and a password")
+    return user, password
+
+
+@dataclass(frozen=True)
+class Logins:
+    """The page's accounts: user name -> (password, role)."""
+
+    accounts: Mapping[str, tuple[str, Role]]
+
+    def check(self, username: str, password: str) -> bool:
+        """Gradio's `auth` callable: the password compared in constant time, also for an unknown name."""
+        expected, _ = self.accounts.get(username, (None, None))
+        matches = same_secret(password, expected if expected is not None else new_secret())
+        return expected is not None and matches
+
+    def users(self, role: Role) -> frozenset[str]:
+        return frozenset(user for user, (_, user_role) in self.accounts.items() if user_role is role)
+
+
+def ui_logins(admins: Iterable[tuple[str, str]], guests: Iterable[tuple[str, str]], host: str,
+              share: bool) -> tuple[Logins | None, str | None]:
+    """The page's logins (None: the page is open) and the admin password generated here, which start-up prints.
+
+    The page asks for a login when others can reach it, or when any login is given; without an admin login
+    one is made for user `admin`.
+    """
+    admins, guests = list(admins), list(guests)
+    if not (admins or guests or login_required(host, share)):
+        return None, None
+    generated = None
+    if not admins:
+        generated = new_secret()
+        admins = [(ADMIN_USER, generated)]
+    accounts: dict[str, tuple[str, Role]] = {}
+    for role, logins in ((Role.ADMIN, admins), (Role.GUEST, guests)):
+        for user, password in logins:
+            if user in accounts:
+                raise ValueError(f"the user name {user!r} is given twice")
+            accounts[user] = (password, role)
+    return Logins(accounts), generated
+
+
+# --- the API's tokens -----------------------------------------------------------------------------------------
+
+def api_token(given: str | None, host: str, share: bool, logins: bool = False) -> tuple[str | None, bool]:
+    """The admin token the API requires (None: none) and whether it was generated here (so must be shown).
+
+    One is required when others can reach the server, or when the page has logins (``logins``): the API must
+    not be an open door beside a locked page.
+    """
     if given:
         return given, False
-    if share or not is_loopback(host):
-        return secrets.token_urlsafe(24), True
+    if logins or login_required(host, share):
+        return new_secret(), True
     return None, False
 
 
-def token_guard(token: str) -> Callable[..., Awaitable[None]]:
-    """A dependency that refuses a call without ``token`` (compared in constant time)."""
-    expected = token.encode()
+def guest_token(given: str | None, guests: bool) -> tuple[str | None, bool]:
+    """The guest token (None: no guests on the API) and whether it was generated here (when guests log in)."""
+    if given:
+        return given, False
+    return (new_secret(), True) if guests else (None, False)
 
-    async def require_token(
-        connection: HTTPConnection, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-    ) -> None:
-        given = credentials.credentials if credentials else connection.query_params.get("token")
-        if given is not None and hmac.compare_digest(given.encode(), expected):
-            return
-        reason = "missing or wrong API token (send Authorization: Bearer <token>)"
-        if connection.scope["type"] == "websocket":
-            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason)
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"})
 
-    return require_token
+def token_roles(admin: str | None, guest: str | None) -> dict[Role, str]:
+    """The tokens the API accepts, by role (empty: an open API where every caller is the admin)."""
+    if guest and not admin:
+        raise ValueError("a guest token needs an admin token as well")
+    if guest and same_secret(guest, admin or ""):
+        raise ValueError("the guest token must differ from the admin token")
+    return {role: token for role, token in ((Role.ADMIN, admin), (Role.GUEST, guest)) if token}
+
+
+def role_of_token(given: str, tokens: Mapping[Role, str]) -> Role | None:
+    """The role whose token was given (every token is compared, in constant time), None for no match."""
+    matches = [role for role, token in tokens.items() if same_secret(given, token)]
+    return matches[0] if matches else None
+
+
+async def caller_role(
+    connection: HTTPConnection, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Role:
+    """The caller's role from its token (the app's `state.tokens`, see `rvc.api.app`); 401 without a valid one."""
+    tokens: Mapping[Role, str] = connection.app.state.tokens
+    if not tokens:
+        return Role.ADMIN
+    given = credentials.credentials if credentials else connection.query_params.get("token")
+    if given is not None and (role := role_of_token(given, tokens)) is not None:
+        return role
+    reason = "missing or wrong API token (send Authorization: Bearer <token>)"
+    if connection.scope["type"] == "websocket":
+        raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason)
+    raise HTTPException(status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"})
+
+
+CallerRole = Annotated[Role, Depends(caller_role)]
+
+
+def require_admin(role: CallerRole) -> None:
+    """For the routes that train, change or delete things, or read the server's folders: 403 for a guest."""
+    if role is not Role.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, GUEST_REFUSED)
+
+
+ADMIN_ONLY = [Depends(require_admin)]
+
+
+def guest_converts_uploads_only(body: InferenceRequest, role: CallerRole) -> None:
+    """A guest converts what it uploaded (POST /system/upload), never another file of the server: 403."""
+    if role is Role.ADMIN:
+        return
+    audio = service.client_path(body.audio_path)
+    try:
+        inside = Path(audio).is_relative_to(service.client_path(UPLOADS))
+    except FileNotFoundError:  # no uploads folder yet
+        inside = False
+    if not inside:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "a guest may only convert its uploads: send the path POST /system/upload gave")

@@ -11,6 +11,7 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import FileResponse
 
 MAX_PAGE = 500
+MAX_INT64 = 2**63 - 1  # the largest integer SQLite stores: a larger offset or step cannot even be compared
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Window:
 
 def window(
     limit: int = Query(50, ge=1, le=MAX_PAGE, description="items per page"),
-    offset: int = Query(0, ge=0, description="items to skip"),
+    offset: int = Query(0, ge=0, le=MAX_INT64, description="items to skip"),
 ) -> Window:
     return Window(limit, offset)
 

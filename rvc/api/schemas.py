@@ -29,6 +29,30 @@ class Out(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
 
+class ErrorOut(Out):
+    """Every error answer (see `rvc.api.errors`)."""
+
+    detail: str = Field(description="what went wrong, in a sentence")
+    errors: list[dict[str, Any]] | None = Field(None, description="request validation only: each problem's "
+                                                                  "type, loc and msg")
+
+
+# The error answers every router documents (the same `ErrorOut` body for each status of `rvc.api.errors`).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description} for status, description in (
+        (400, "a body that cannot be read (not JSON, or not UTF-8)"),
+        (401, "no token, or a wrong one"),
+        (403, "refused: a path outside the allowed roots, a private address, or a guest's call"),
+        (404, "no such id, model or file"),
+        (409, "the current state forbids it: a name is taken, a step is missing or running"),
+        (413, "larger than the size limit"),
+        (415, "content that is not of the accepted type"),
+        (422, "a bad parameter or body, named in detail"),
+        (501, "a feature this installation lacks"),
+    )
+}
+
+
 class Page(Out, Generic[T]):
     items: list[T]
     total: int = Field(description="how many items match in all")
@@ -233,7 +257,8 @@ class UploadOut(Out):
     path: str
     name: str
     size_bytes: int
-    media_type: str
+    media_type: str = Field(description="what the content is: wav, flac, mpeg, ogg, mp4, matroska, asf, aiff; "
+                                        "pytorch-zip or pytorch-pickle (.pth); faiss (.index)")
 
 
 class EntryOut(Out):

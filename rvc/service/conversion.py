@@ -17,8 +17,9 @@ from rvc.audio import SUPPORTED_OUTPUT_FORMATS, load_audio, write_audio
 from rvc.config import embedder_override, get_paths
 from rvc.infer import ConvertParams, ModelCache, ParameterError, convert_audio
 from rvc.infer.segments import SAMPLE_RATE_16K_HZ
+from rvc.memory import release_free_memory
 from rvc.retrieval import find_index_for_model, list_indexes
-from rvc.security import resolve_allowed
+from rvc.security import PathNotAllowedError, confined_path, resolve_allowed
 
 AUTO_INDEX = "auto"
 MEDIA_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".mp4", ".mkv", ".webm", ".wma", ".aiff"}
@@ -53,18 +54,26 @@ def list_index_files() -> list[str]:
 
 
 def resolve_model(model: str | os.PathLike) -> Path:
-    """A model given as a path, or as a name in `assets/weights` (with or without `.pth`)."""
+    """A model given as a path, or as a name in `assets/weights` (with or without `.pth`); while the process serves
+    clients, a path counts only inside the allowed roots (`rvc.security.confined_path`).
+    """
     candidate = Path(model)
-    if candidate.is_file():
-        return candidate
+    try:
+        path = confined_path(model)
+    except PathNotAllowedError:
+        path = None  # no file out of reach is tried, so the answer says nothing about it
+    if path is not None and os.path.isfile(path):  # os.path: a name too long for the system is just not a file
+        return path
     named = get_paths().weights / (candidate.name if candidate.suffix == ".pth" else f"{candidate.name}.pth")
-    if named.is_file():
+    if os.path.isfile(named):
         return named
     raise FileNotFoundError(f"model {str(model)!r} not found (neither a file nor a name in {get_paths().weights})")
 
 
 def resolve_index(index: str | os.PathLike | None, model_path: Path) -> Path | None:
-    """`"auto"`: the ecosystem's rule (first index whose path holds the model's name); None or "": none."""
+    """`"auto"`: the ecosystem's rule (first index whose path holds the model's name); None or "": none; else a
+    path (inside the allowed roots while the process serves clients).
+    """
     if index in (None, ""):
         return None
     if str(index) == AUTO_INDEX:
@@ -73,8 +82,8 @@ def resolve_index(index: str | os.PathLike | None, model_path: Path) -> Path | N
             if root.is_dir() and (found := find_index_for_model(model_path, root)):
                 return Path(found)
         return None
-    path = Path(index)
-    if not path.is_file():
+    path = confined_path(index)
+    if not os.path.isfile(path):
         raise FileNotFoundError(f"index file {str(index)!r} not found")
     return path
 
@@ -128,6 +137,7 @@ class Converter:
         result = convert_audio(
             audio, self.synthesizer, self.embedder, self.params, self.f0_extractor, self.index, progress=progress
         )
+        release_free_memory()  # the conversion's activations, before the next input or a long idle time
         start = time.perf_counter()
         written = write_audio(output_path, result.audio, result.sample_rate_hz, fmt)
         timings = {"decode": decode_s, **result.timings_s, "write": time.perf_counter() - start}
@@ -176,17 +186,27 @@ def convert(
 
 
 def collect_inputs(inputs: Iterable[str | os.PathLike] | str | os.PathLike) -> list[Path]:
-    """Files given one by one or as folders (media files inside, sorted by name)."""
+    """Files given one by one or as folders (media files inside, sorted by name; while the process serves clients,
+    links that lead out of the allowed roots are left out).
+    """
     items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     files: list[Path] = []
     for item in map(Path, items):
         if item.is_dir():
-            files.extend(sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES))
+            files.extend(sorted(p for p in item.iterdir() if p.suffix.lower() in MEDIA_SUFFIXES and _reachable(p)))
         else:
             files.append(item)
     if not files:
         raise FileNotFoundError(f"no audio files found in {', '.join(map(str, items))}")
     return files
+
+
+def _reachable(path: Path) -> bool:
+    """A file a folder listing may hand on (checked before the file itself is looked at)."""
+    try:
+        return confined_path(path).is_file()
+    except PathNotAllowedError:
+        return False
 
 
 def convert_batch(

@@ -10,7 +10,7 @@ wrong for the caller, not where: a missing task and a missing training are both 
 | `rvc.security.PathNotAllowedError` | a client path outside the allowed roots | 403 |
 | `NotAllowed` | anything else the server refuses to reach (a URL to a private address) | 403 |
 | `TooLarge` | an upload or download above the size limit | 413 |
-| `UnsupportedMedia` | an upload whose content is not a known audio/video container | 415 |
+| `UnsupportedMedia` | an upload whose content is not what its name claims (audio/video, .pth, .index) | 415 |
 | `FileNotFoundError` | a named input file that does not exist | 422 |
 | `ValueError` (incl. `rvc.infer.ParameterError`) | a bad parameter, named with what is allowed | 422 |
 | `NotImplementedError` | a feature this installation lacks (a CLI command not present yet) | 501 |

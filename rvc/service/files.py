@@ -1,30 +1,42 @@
 """Files clients send and look at: uploads into uploads/, and browsing inside the allowed roots.
 
 An upload is counted while it streams and stopped as soon as it passes the limit (`upload_limit_mb`), so a
-client cannot fill the disk or the memory with one request; its type is judged by its first bytes, not by the
-name the client gave, and that name is reduced to a plain file name before it is used.
+client cannot fill the disk or the memory with one request. Its name only says what it claims to be (a `.pth`
+model, an `.index`, or else audio/video); the content must be that: its first bytes are judged as they arrive
+and the whole file once received (a PyTorch zip holds `data.pkl`, media decodes with PyAV), and anything else
+is refused and removed. The name is reduced to a plain file name before it is used.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import struct
 import tempfile
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import av
+
 from rvc.config import get_paths
-from rvc.security import allowed_roots
+from rvc.security import PathNotAllowedError, allowed_roots, is_allowed
 from rvc.service.conversion import client_path
-from rvc.service.errors import TooLarge, UnsupportedMedia
+from rvc.service.errors import Conflict, TooLarge, UnsupportedMedia
 from rvc.service.pages import paginate
 from rvc.settings import load_settings
 
-SNIFF_BYTES = 12
+SNIFF_BYTES = 32  # enough for every header judged here (a faiss header is the longest)
 MAX_NAME_CHARS = 120
+MODEL_SUFFIXES = (".pth", ".pt")
+INDEX_SUFFIX = ".index"
+MEDIA_TYPES = "WAV, FLAC, MP3, OGG, M4A/MP4, MKV/WebM"
 _UNSAFE_CHARS = re.compile(r"[^\w.\- ()\[\]]")
 _ASF = bytes.fromhex("3026b2758e66cf11")
+_ZIP = b"PK\x03\x04"
+_TORCH_PICKLE = bytes.fromhex("80028a0a6cfc9c46f9206aa85019")  # pickle protocol 2, then torch's magic number
+_FAISS_DUMMIES = struct.pack("<qq", 1 << 20, 1 << 20)  # two fixed int64 after the type, width and count
 
 
 def media_type(head: bytes) -> str | None:
@@ -48,6 +60,31 @@ def media_type(head: bytes) -> str | None:
     return None
 
 
+def model_type(head: bytes) -> str | None:
+    """"pytorch-zip" or "pytorch-pickle" for what `torch.save` writes (judged further once whole), else None."""
+    if head.startswith(_ZIP):
+        return "pytorch-zip"
+    return "pytorch-pickle" if head.startswith(_TORCH_PICKLE) else None
+
+
+def index_type(head: bytes) -> str | None:
+    """"faiss" for the header `faiss.write_index` writes: a four-byte type code "I...", the width, the count,
+    then two fixed numbers; else None.
+    """
+    if len(head) < 32 or head[:1] != b"I" or not head[:4].isalnum():
+        return None
+    width, count = struct.unpack("<iq", head[4:16])
+    return "faiss" if width > 0 and count >= 0 and head[16:32] == _FAISS_DUMMIES else None
+
+
+# What a name claims: how the first bytes are judged, and what the content must be (for the refusal's message).
+_CLAIMS = {
+    "model": (model_type, "a PyTorch model (what torch.save writes: a zip with data.pkl, or a torch pickle)"),
+    "index": (index_type, "a faiss index (what faiss.write_index writes)"),
+    "media": (media_type, f"audio or video with a sound track ({MEDIA_TYPES})"),
+}
+
+
 def safe_name(name: str, default: str = "upload") -> str:
     """``name`` as one harmless file name: the last path part (either slash), odd characters replaced, no
     leading dots, at most `MAX_NAME_CHARS` characters (keeping the suffix).
@@ -64,8 +101,24 @@ def upload_limit_bytes() -> int:
     return load_settings().upload_limit_mb * 2**20
 
 
+def upload_folder(name: str | None = None) -> Path:
+    """uploads/, or the sub-folder ``name`` (reduced to a plain name, created when missing), which must be a real
+    folder inside uploads/ and not a link out of it.
+    """
+    uploads = get_paths().uploads
+    folder = uploads / safe_name(name) if name else uploads
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise Conflict(f"uploads/{folder.name} exists and is not a folder: choose another folder name") from None
+    if not Path(os.path.realpath(folder)).is_relative_to(os.path.realpath(uploads)):
+        raise PathNotAllowedError(f"uploads/{folder.name} leads out of uploads/")
+    return folder
+
+
 class UploadWriter:
-    """One upload being received: `write` each chunk as it arrives (TooLarge past the limit), then `finish`.
+    """One upload being received: `write` each chunk as it arrives (TooLarge past the limit, UnsupportedMedia as
+    soon as the first bytes are not what the name claims), then `finish`.
 
     Bytes go to a hidden temporary file in the destination folder, so a failed or refused upload leaves nothing
     and a finished one appears complete, under its sanitised name (numbered if the name is taken).
@@ -73,31 +126,33 @@ class UploadWriter:
 
     def __init__(self, filename: str, limit_bytes: int | None = None, folder: str | None = None) -> None:
         self.name = safe_name(filename)
+        suffix = os.path.splitext(self.name)[1].lower()
+        self.claimed = "model" if suffix in MODEL_SUFFIXES else "index" if suffix == INDEX_SUFFIX else "media"
         self.limit_bytes = upload_limit_bytes() if limit_bytes is None else limit_bytes
-        self.folder = get_paths().uploads / safe_name(folder) if folder else get_paths().uploads
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = upload_folder(folder)
         handle, temporary = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.folder)
         self._file = os.fdopen(handle, "wb")
         self._temporary = Path(temporary)
         self.size_bytes = 0
         self._head = b""
+        self._type: str | None = None
 
     def write(self, chunk: bytes) -> None:
         self.size_bytes += len(chunk)
         if self.size_bytes > self.limit_bytes:
             self.abort()
             raise TooLarge(f"the upload is larger than the limit of {self.limit_bytes // 2**20} MB")
-        if len(self._head) < SNIFF_BYTES:
+        if self._type is None:
             self._head += chunk[: SNIFF_BYTES - len(self._head)]
+            if len(self._head) == SNIFF_BYTES:
+                self._type = self._judge_head()
         self._file.write(chunk)
 
     def finish(self) -> dict[str, Any]:
-        """Check the content's type and store the file; returns its path, name, size and media type."""
+        """Check the whole content and store the file; returns its path, name, size and content type."""
         self._file.close()
-        kind = media_type(self._head)
-        if kind is None:
-            self.abort()
-            raise UnsupportedMedia(f"{self.name!r} is not audio or video (WAV, FLAC, MP3, OGG, M4A/MP4, MKV/WebM)")
+        kind = self._type or self._judge_head()
+        self._judge_whole(kind)
         target = self._claim_name()
         os.replace(self._temporary, target)
         return {"path": str(target), "name": target.name, "size_bytes": self.size_bytes, "media_type": kind}
@@ -105,6 +160,24 @@ class UploadWriter:
     def abort(self) -> None:
         self._file.close()
         self._temporary.unlink(missing_ok=True)
+
+    def _judge_head(self) -> str:
+        """The content type the first bytes show, if it is what the name claims (else refused)."""
+        kind = _CLAIMS[self.claimed][0](self._head)
+        if kind is None:
+            self._refuse()
+        return kind
+
+    def _judge_whole(self, kind: str) -> None:
+        """What only the whole file shows: a torch zip holds `<name>/data.pkl`; media has a decodable audio stream."""
+        if kind == "pytorch-zip" and not _torch_zip(self._temporary):
+            self._refuse()
+        if self.claimed == "media" and not _decodable_audio(self._temporary):
+            self._refuse()
+
+    def _refuse(self) -> None:
+        self.abort()
+        raise UnsupportedMedia(f"{self.name!r} is not {_CLAIMS[self.claimed][1]}: the content decides, not the name")
 
     def _claim_name(self) -> Path:
         """The first free name among `name`, `name (1)`, `name (2)`... created empty, so no two uploads race."""
@@ -125,6 +198,26 @@ class UploadWriter:
     def __exit__(self, error_type: type[BaseException] | None, *rest: object) -> None:
         if error_type is not None:
             self.abort()
+
+
+def _torch_zip(path: Path) -> bool:
+    """A zip as `torch.save` writes it: one folder holding `data.pkl` (the pickle of the tensors' layout)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(PurePosixPath(name).parts[1:] == ("data.pkl",) for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _decodable_audio(path: Path) -> bool:
+    """Whether PyAV opens the file and decodes a first frame of sound from it."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                return False
+            return next(container.decode(audio=0), None) is not None
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        return False
 
 
 def save_upload(
@@ -148,11 +241,16 @@ def browse(path: str | None = None, limit: int | None = None, offset: int = 0) -
     folder = client_path(path)
     if not folder.is_dir():
         raise ValueError(f"{path!r} is not a folder")
-    visible = (child for child in folder.iterdir() if not child.name.startswith("."))
+    visible = (child for child in folder.iterdir() if not child.name.startswith(".") and _inside(child))
     children = sorted(visible, key=lambda child: (not child.is_dir(), child.name))
     entries = [{"name": child.name, "path": str(child), "is_dir": child.is_dir(),
                 "size_bytes": child.stat().st_size if child.is_file() else None} for child in children]
     return _listing(str(folder), entries, limit, offset)
+
+
+def _inside(child: Path) -> bool:
+    """Whether a folder entry stays inside the roots (a link out is left out, whether its target exists or not)."""
+    return is_allowed(Path(os.path.realpath(child)))
 
 
 def _listing(path: str | None, entries: list[dict[str, Any]], limit: int | None, offset: int) -> dict[str, Any]:

@@ -6,16 +6,20 @@ arrive, progress in bytes), unpacks zips safely (no member outside the folder, n
 checks every `.pth` is a loadable RVC model and moves the files into assets/weights and assets/indices. An
 existing model or index is never replaced: the import fails and says which name is taken.
 
-A server that downloads what clients name must not become a way into the private network around it, so URLs
-(and every redirect) whose host resolves to a loopback, private or link-local address are refused. Developers
-who serve test files locally set `RVC_IMPORT_ALLOW_PRIVATE=1`.
+A server that downloads what clients name must not become a way into the private network around it: a host
+that resolves to a loopback, private, link-local, multicast or otherwise non-public address (also when one is
+wrapped in an IPv6 form, or spelt as a number like 2130706433) is refused. The name is resolved once per
+connection, every address checked, and the connection made to a checked address (Host and TLS SNI still name
+the host), so a DNS answer that changes between the check and the connection (rebinding) cannot slip through,
+and every redirect is checked the same way. Developers who serve test files locally set
+`RVC_IMPORT_ALLOW_PRIVATE=1` (any address) or a list of `ADDRESS:PORT` destinations (`127.0.0.1:8000`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
+import re
 import socket
 import tempfile
 import time
@@ -25,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import httpcore
 import httpx
 
 from rvc.assets import resolve_endpoint
@@ -43,29 +48,60 @@ PROGRESS_INTERVAL_S = 0.5
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 30.0
 _S_IFMT, _S_IFLNK = 0o170000, 0o120000
+_DRIVE = re.compile(r"^[A-Za-z]:")  # C:evil.pth, C:/evil.pth
+_EMBEDDING_V4 = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b::/96"))  # v4 in its last 32 bits
 
 
 # --- the URL ------------------------------------------------------------------------------------------------
 
 
-def _private_allowed() -> bool:
-    return os.environ.get(ALLOW_PRIVATE_ENV, "").lower() in ("1", "true", "yes")
+def _private_destinations() -> set[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]] | None:
+    """What `ALLOW_PRIVATE_ENV` lets through besides public addresses: None for any address, else the
+    (address, port) pairs it lists.
+    """
+    value = os.environ.get(ALLOW_PRIVATE_ENV, "").strip()
+    if value.lower() in ("1", "true", "yes"):
+        return None
+    allowed = set()
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        address, _, port = item.rpartition(":")
+        try:
+            allowed.add((ipaddress.ip_address(address.strip("[]")), int(port)))
+        except ValueError:
+            raise ValueError(f"{ALLOW_PRIVATE_ENV}: {item!r} is not ADDRESS:PORT (or set it to 1)") from None
+    return allowed
 
 
-def check_host(host: str | None) -> None:
-    """Refuse a host that resolves to a loopback, private, link-local or otherwise non-public address."""
+def _embedded(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (mapped, compatible, 6to4, Teredo, NAT64)."""
+    if ip.version == 4:
+        return []
+    found = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    found += [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) for network in _EMBEDDING_V4 if ip in network]
+    return [address for address in found if address is not None]
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip.is_global and not ip.is_multicast and all(_is_public(inner) for inner in _embedded(ip))
+
+
+def vetted_addresses(host: str | None, port: int) -> list[str]:
+    """The addresses ``host`` resolves to (resolved here, once), after checking every one of them: public, or
+    allowed by `ALLOW_PRIVATE_ENV`; NotAllowed names the first that is not.
+    """
     if not host:
         raise ValueError("the URL names no host")
-    if _private_allowed():
-        return
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError as error:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
         raise ValueError(f"cannot resolve the host {host!r}: {error}") from error
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    allowed = _private_destinations()
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
+        if not _is_public(ip) and allowed is not None and (ip, port) not in allowed:
             raise NotAllowed(f"{host} resolves to a private or local address ({ip}); imports reach public hosts only")
+    return addresses
 
 
 def check_import_url(url: str) -> None:
@@ -73,7 +109,47 @@ def check_import_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"{url!r} is not an http(s) URL")
-    check_host(parts.hostname)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as error:
+        raise ValueError(f"{url!r}: {error}") from error
+    vetted_addresses(parts.hostname, port)
+
+
+class _VettedBackend(httpcore.NetworkBackend):
+    """httpcore's network backend that connects only to an address it has just checked (`vetted_addresses`):
+    httpx would otherwise resolve the name again when connecting, and a second answer may differ from the first.
+    """
+
+    def __init__(self) -> None:
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        error = httpcore.ConnectError(f"{host} has no address to connect to")
+        for address in vetted_addresses(host, port):
+            try:
+                return self._backend.connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as failed:
+                error = failed
+        raise error
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        raise NotAllowed("imports reach hosts over TCP only")
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _vetted_client() -> httpx.Client:
+    """An httpx client whose every connection (first request and each redirect) goes through `_VettedBackend`;
+    no proxy from the environment, since a proxy would resolve the names itself.
+    """
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx has no parameter for httpcore's network backend: its pool is swapped for one with ours
+    transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=_VettedBackend())
+    return httpx.Client(transport=transport, follow_redirects=True, timeout=TIMEOUT_S, trust_env=False)
 
 
 def import_model(url: str) -> dict[str, Any]:
@@ -134,13 +210,9 @@ class _Budget:
             raise TooLarge(f"the import is larger than the limit of {self.limit_bytes // 2**20} MB")
 
 
-def _check_request(request: httpx.Request) -> None:
-    check_host(request.url.host)  # every hop, so a redirect cannot lead into the private network
-
-
 def download(url: str, folder: Path, budget: _Budget, sink: EventSink) -> Path:
     """Stream ``url`` into ``folder``; TooLarge as soon as the limit is passed (announced or counted)."""
-    with httpx.Client(follow_redirects=True, timeout=TIMEOUT_S, event_hooks={"request": [_check_request]}) as client:
+    with _vetted_client() as client:
         with client.stream("GET", url) as response:
             if response.status_code >= 400:
                 raise FileNotFoundError(f"{url}: the server answered {response.status_code}")
@@ -176,26 +248,55 @@ def _download_name(response: httpx.Response) -> str | None:
 
 
 def unpack(archive: Path, folder: Path, budget: _Budget) -> list[Path]:
-    """The `.pth` and `.index` members of a zip, written flat into ``folder``; a member with an absolute path,
-    a `..` part or a link is refused, and their sizes count against the budget as they are written.
+    """The `.pth` and `.index` members of a zip, written flat into ``folder``. A member with an absolute path, a
+    `..` part, a backslash or a drive, or a link is refused; the sizes the members declare must fit the budget
+    before anything is written, and the bytes actually written count against it too (a header can lie).
     """
-    extracted = []
     folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(archive) as zipped:
-        for member in zipped.infolist():
-            path = PurePosixPath(member.filename)
-            if path.is_absolute() or ".." in path.parts or (member.external_attr >> 16) & _S_IFMT == _S_IFLNK:
-                raise ValueError(f"{archive.name}: unsafe member {member.filename!r}")
-            if member.is_dir() or not path.name.endswith((".pth", ".index")):
-                continue
-            target = folder / path.name
-            if target.exists():
-                raise ValueError(f"{archive.name}: two members are named {path.name}")
-            budget.take(member.file_size)
-            with zipped.open(member) as source, open(target, "wb") as file:
-                shutil.copyfileobj(source, file, CHUNK_BYTES)
-            extracted.append(target)
-    return extracted
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            wanted = _wanted_members(archive, zipped.infolist())
+            declared = sum(member.file_size for member in wanted)
+            if budget.used + declared > budget.limit_bytes:
+                raise TooLarge(f"{archive.name} unpacks to {declared // 2**20} MB, more than the limit of "
+                               f"{budget.limit_bytes // 2**20} MB")
+            return [_extract(zipped, member, folder, budget) for member in wanted]
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"{archive.name} is not a readable zip: {error}") from error
+
+
+def _wanted_members(archive: Path, members: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
+    """The model and index members, once every member has been checked to stay inside the folder."""
+    names = set()
+    wanted = []
+    for member in members:
+        if _unsafe(member):
+            raise ValueError(f"{archive.name}: unsafe member {member.filename!r}")
+        path = PurePosixPath(member.filename)
+        if member.is_dir() or not path.name.endswith((".pth", ".index")):
+            continue
+        if path.name in names:
+            raise ValueError(f"{archive.name}: two members are named {path.name}")
+        names.add(path.name)
+        wanted.append(member)
+    return wanted
+
+
+def _unsafe(member: zipfile.ZipInfo) -> bool:
+    """A member that could land outside the folder: absolute, with a `..` part, a backslash or a drive, or a link."""
+    path = PurePosixPath(member.filename)
+    is_link = (member.external_attr >> 16) & _S_IFMT == _S_IFLNK
+    return (path.is_absolute() or ".." in path.parts or "\\" in member.filename
+            or _DRIVE.match(member.filename) is not None or is_link)
+
+
+def _extract(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, folder: Path, budget: _Budget) -> Path:
+    target = folder / PurePosixPath(member.filename).name
+    with zipped.open(member) as source, open(target, "wb") as file:
+        while chunk := source.read(CHUNK_BYTES):
+            budget.take(len(chunk))
+            file.write(chunk)
+    return target
 
 
 # --- install ------------------------------------------------------------------------------------------------

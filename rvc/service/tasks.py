@@ -159,9 +159,7 @@ def submit_conversion(
     if not source.is_file():
         raise FileNotFoundError(f"{audio_path!r} is not a file")
     model = model_path(model_id)
-    convert_params = as_params(params)
-    if convert_params.f0_file:
-        convert_params = convert_params.replace(f0_file=str(client_path(convert_params.f0_file)))
+    convert_params = as_params(_with_confined_f0_file(params))
     fmt = output_format.lower()
     if fmt not in SUPPORTED_OUTPUT_FORMATS:
         raise ParameterError(f"output_format {output_format!r} is not supported: use one of "
@@ -179,3 +177,17 @@ def submit_conversion(
     }
     return submit(INFERENCE_KIND, params=request, resource=conversion_resource())
 
+
+def _with_confined_f0_file(params: dict[str, Any] | None) -> dict[str, Any]:
+    """The parameters with their `f0_file` (a client's path) resolved inside the allowed roots before anything
+    looks at the file, so no answer tells whether a file outside them exists.
+    """
+    params = dict(params or {})
+    f0_file = params.get("f0_file")
+    if f0_file in (None, ""):
+        params["f0_file"] = None
+    elif not isinstance(f0_file, str):
+        raise ParameterError(f"f0_file={f0_file!r}: give a path to a pitch curve file")
+    else:
+        params["f0_file"] = str(client_path(f0_file))
+    return params

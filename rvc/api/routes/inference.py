@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import FileResponse
 
 from rvc import service
+from rvc.api.auth import ADMIN_ONLY, guest_converts_uploads_only
 from rvc.api.common import PageQuery, file_answer, link
-from rvc.api.schemas import InferenceRequest, OutputOut, Page, TaskOut
+from rvc.api.schemas import ERRORS, InferenceRequest, OutputOut, Page, TaskOut
 
 KIND = "inference"
-router = APIRouter(prefix="/inference/tasks", tags=["inference"])
+router = APIRouter(prefix="/inference/tasks", tags=["inference"], responses=ERRORS)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskOut)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskOut,
+             dependencies=[Depends(guest_converts_uploads_only)])
 def submit(body: InferenceRequest) -> dict:
     """Queue a conversion; the input, model, parameters and index are checked before anything is queued."""
     return service.submit_conversion(body.audio_path, body.model_id, body.params, body.index, body.output_format)
@@ -29,12 +31,12 @@ def get_task(task_id: str) -> dict:
     return service.get_task(task_id, KIND)
 
 
-@router.post("/{task_id}/cancel", response_model=TaskOut)
+@router.post("/{task_id}/cancel", response_model=TaskOut, dependencies=ADMIN_ONLY)
 def cancel(task_id: str) -> dict:
     return service.cancel_task(task_id, KIND)
 
 
-@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=ADMIN_ONLY)
 def delete(task_id: str, with_outputs: bool = Query(True, description="also remove the files it wrote")) -> None:
     """Forget a finished task (409 while it runs: cancel it first)."""
     service.delete_task(task_id, with_outputs, KIND)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from rvc import service
+from rvc.api.auth import ADMIN_ONLY
 from rvc.api.common import PageQuery
-from rvc.api.schemas import ImportRequest, IndexOut, MergeRequest, ModelOut, ModelUpdate, Page, PathOut, TaskOut
+from rvc.api.schemas import ERRORS, ImportRequest, IndexOut, MergeRequest, ModelOut, ModelUpdate, Page, PathOut, TaskOut
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], responses=ERRORS)
 
 
 @router.get("/models", response_model=Page[ModelOut])
@@ -17,13 +18,13 @@ def list_models(page: PageQuery) -> dict:
     return service.paginate(service.list_models_detailed(), page.limit, page.offset)
 
 
-@router.post("/models/import", status_code=status.HTTP_201_CREATED, response_model=TaskOut)
+@router.post("/models/import", status_code=status.HTTP_201_CREATED, response_model=TaskOut, dependencies=ADMIN_ONLY)
 def import_model(body: ImportRequest) -> dict:
     """Download a model as a task (follow it at /tasks/{id}/progress); it appears in /models when done."""
     return service.import_model(body.url)
 
 
-@router.post("/models/merge", status_code=status.HTTP_201_CREATED, response_model=ModelOut)
+@router.post("/models/merge", status_code=status.HTTP_201_CREATED, response_model=ModelOut, dependencies=ADMIN_ONLY)
 def merge(body: MergeRequest) -> dict:
     return service.merge_models(body.model_a, body.model_b, body.alpha, body.name, body.info)
 
@@ -33,7 +34,7 @@ def get_model(model_id: str) -> dict:
     return service.model_detail(model_id)
 
 
-@router.patch("/models/{model_id}", response_model=ModelOut)
+@router.patch("/models/{model_id}", response_model=ModelOut, dependencies=ADMIN_ONLY)
 def update_model(model_id: str, body: ModelUpdate) -> dict:
     """Change the info text and/or the name (in that order)."""
     detail = service.model_detail(model_id)
@@ -44,12 +45,12 @@ def update_model(model_id: str, body: ModelUpdate) -> dict:
     return detail
 
 
-@router.delete("/models/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/models/{model_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=ADMIN_ONLY)
 def delete_model(model_id: str) -> None:
     service.delete_model(model_id)
 
 
-@router.post("/models/{model_id}/onnx", response_model=PathOut)
+@router.post("/models/{model_id}/onnx", response_model=PathOut, dependencies=ADMIN_ONLY)
 def export_onnx(model_id: str) -> dict:
     return service.export_onnx(model_id)
 

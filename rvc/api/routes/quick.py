@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import FileResponse
 
 from rvc import service
+from rvc.api.auth import ADMIN_ONLY
 from rvc.api.common import PageQuery, file_answer, link
-from rvc.api.schemas import OutputOut, Page, QuickRequest, TaskOut
+from rvc.api.schemas import ERRORS, OutputOut, Page, QuickRequest, TaskOut
 
 KIND = "oneclick"
-router = APIRouter(prefix="/quick/tasks", tags=["one-click"])
+router = APIRouter(prefix="/quick/tasks", tags=["one-click"], dependencies=ADMIN_ONLY, responses=ERRORS)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskOut)

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Header, Query, WebSocket
 from fastapi.responses import StreamingResponse
 
 from rvc import service
-from rvc.api.common import PageQuery
-from rvc.api.schemas import Page, TaskOut
+from rvc.api.auth import ADMIN_ONLY
+from rvc.api.common import MAX_INT64, PageQuery
+from rvc.api.schemas import ERRORS, Page, TaskOut
 from rvc.api.sse import progress_stream
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], responses=ERRORS)
 NOT_FOUND_CLOSE = 4404  # WebSocket close code of an unknown id (4000-4999 are the application's)
 
 
@@ -28,7 +29,7 @@ def get_task(task_id: str) -> dict:
     return service.get_task(task_id)
 
 
-@router.post("/tasks/{task_id}/cancel", response_model=TaskOut)
+@router.post("/tasks/{task_id}/cancel", response_model=TaskOut, dependencies=ADMIN_ONLY)
 def cancel(task_id: str) -> dict:
     return service.cancel_task(task_id)
 
@@ -39,13 +40,13 @@ EVENT_STREAM = {200: {"content": {"text/event-stream": {}}, "description": "the 
 @router.get("/tasks/{task_id}/progress", response_class=StreamingResponse, responses=EVENT_STREAM)
 async def progress(
     task_id: str,
-    from_seq: int = Query(0, ge=0, description="the first event to send (0: the whole history)"),
+    from_seq: int = Query(0, ge=0, le=MAX_INT64, description="the first event to send (0: the whole history)"),
     last_event_id: str | None = Header(None, description="sent by a reconnecting EventSource"),
 ) -> StreamingResponse:
     """The task's history, then its live events, ending after the final one (completed, failed, cancelled...)."""
     await asyncio.to_thread(service.get_task, task_id)  # an unknown id is a 404, before the stream starts
-    if last_event_id is not None and last_event_id.isdigit():
-        from_seq = int(last_event_id) + 1
+    if last_event_id is not None and last_event_id.isascii() and last_event_id.isdigit():
+        from_seq = min(int(last_event_id) + 1, MAX_INT64)
     return StreamingResponse(progress_stream(task_id, from_seq), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -97,7 +98,7 @@ async def _accept_known(websocket: WebSocket, check: Callable[[str], object], id
 
 
 @router.websocket("/ws/tasks/{task_id}/log")
-async def task_log(websocket: WebSocket, task_id: str, from_seq: int = 0) -> None:
+async def task_log(websocket: WebSocket, task_id: str, from_seq: int = Query(0, ge=0, le=MAX_INT64)) -> None:
     """The task's log lines (history first), then a final status message, then the server closes."""
     if await _accept_known(websocket, service.get_task, task_id):
         await push(websocket, service.stream_task(task_id, from_seq))

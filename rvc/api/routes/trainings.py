@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import FileResponse
 
 from rvc import service
-from rvc.api.common import PageQuery, file_answer, link
+from rvc.api.auth import ADMIN_ONLY
+from rvc.api.common import MAX_INT64, PageQuery, file_answer, link
 from rvc.api.schemas import (
+    ERRORS,
     ExportRequest,
     ExtractRequest,
     MetricOut,
@@ -24,7 +26,8 @@ from rvc.api.schemas import (
     TrainRequest,
 )
 
-router = APIRouter(prefix="/trainings", tags=["trainings"])
+# admin only, reading included
+router = APIRouter(prefix="/trainings", tags=["trainings"], dependencies=ADMIN_ONLY, responses=ERRORS)
 STARTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": TaskOut}
 
 
@@ -109,7 +112,7 @@ def resume(training_id: str) -> dict:
 @router.get("/{training_id}/train/metrics", response_model=Page[MetricOut])
 def metrics(
     training_id: str, page: PageQuery,
-    since_step: int | None = Query(None, description="only the steps after this one"),
+    since_step: int | None = Query(None, ge=-MAX_INT64, le=MAX_INT64, description="only the steps after this one"),
 ) -> dict:
     return service.paginate(service.training_metrics(training_id, since_step), page.limit, page.offset)
 

@@ -111,9 +111,9 @@ class FakeService:
         return self._step("export", training_id, checkpoint_name=checkpoint_name, export_name=export_name,
                           overwrite=overwrite)
 
-    def start_oneclick(self, name, dataset_path, preset="standard"):
+    def start_oneclick(self, name, dataset_path, preset="standard", config=None, epochs=None):
         training = self.create_training(name, "40k", True, "v2", dataset_path)
-        return self._step("oneclick", training["id"], preset=preset)
+        return self._step("oneclick", training["id"], preset=preset, epochs=epochs)
 
     def preprocess_report(self, training_id):
         return {"clips": 3, "pieces": 12} if self.trainings[training_id]["current_step"] != "none" else None
