@@ -56,11 +56,24 @@ def load_embedder(
         config, state = HubertConfig(), _state_dict_of(read_checkpoint(source), source)
     state = rename_keys(state)
     with_final_proj = "final_proj.weight" in state
-    with torch.device("meta"):  # shapes only: a file that does not fit is refused before seconds go into building
-        _check_state(Embedder(config, with_final_proj=with_final_proj).state_dict(), state, source)
-    embedder = Embedder(config, with_final_proj=with_final_proj)
-    embedder.load_state_dict(state, strict=False)  # strictness enforced by _check_state
+    # Built on the meta device: a file that does not fit is refused before any memory goes into it, and the file's
+    # tensors become the parameters as they are (no random initialisation to overwrite: less memory, faster start).
+    with torch.device("meta"):
+        embedder = Embedder(config, with_final_proj=with_final_proj)
+    _check_state(embedder.state_dict(), state, source)
+    embedder.load_state_dict(state, strict=False, assign=True)  # strictness enforced by _check_state
+    _zero_fill_missing(embedder)
     return embedder.to(device=device, dtype=dtype or torch.float32).eval()
+
+
+def _zero_fill_missing(module: torch.nn.Module) -> None:
+    """Give the optional tensors a file may lack (training-only ones, e.g. the mask embedding) real zeros."""
+    for owner in module.modules():
+        for name, tensor in [*owner.named_parameters(recurse=False), *owner.named_buffers(recurse=False)]:
+            if tensor.is_meta:
+                filled = torch.zeros(tensor.shape, dtype=tensor.dtype)
+                setattr(owner, name, torch.nn.Parameter(filled, requires_grad=False)
+                        if isinstance(tensor, torch.nn.Parameter) else filled)
 
 
 def _state_dict_of(checkpoint: object, source: Path) -> dict[str, torch.Tensor]:

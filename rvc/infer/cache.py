@@ -16,6 +16,7 @@ import torch
 
 from rvc.embedders import Embedder, load_embedder
 from rvc.f0 import F0Extractor, get_extractor
+from rvc.memory import release_free_memory
 from rvc.retrieval import RetrievalIndex, load_index
 from rvc.synth import Synthesizer, load_synthesizer
 
@@ -54,6 +55,7 @@ class ModelCache:
             if key not in self._items:
                 self._items[key] = load()
                 self.loads += 1
+                release_free_memory()  # the file's bytes and conversion copies are garbage now
             return self._items[key]
 
     def synthesizer(self, path: str | os.PathLike) -> Synthesizer:
