@@ -60,7 +60,11 @@ class WebUIServer:
         with open(log_path, "a") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen([sys.executable, "webui.py", "--port", str(self.port)],
                                             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        _wait_until_served(self.process, self.url, log_path)
+        try:
+            _wait_until_served(self.process, self.url, log_path)
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
 
     def stop(self) -> None:
         self.process.terminate()

@@ -18,7 +18,7 @@ def _wait_completed(page, status_id: str) -> None:
 
 
 
-def test_walk_the_wizard_to_an_exported_model(page, browser, webui_url, browser_home):
+def test_walk_the_wizard_to_an_exported_model(page, browser, webui_server, browser_home):
     page.get_by_role("tab", name="Train", exact=True).click()
     experiment = page.locator("#train-experiment input")
     experiment.fill(NAME)
@@ -64,14 +64,33 @@ def test_walk_the_wizard_to_an_exported_model(page, browser, webui_url, browser_
     _wait_completed(page, "train-status-export")
     assert (browser_home / "assets" / "weights" / f"{NAME}_export.pth").is_file()
 
-    # the page opened again shows the experiment's state from the store
-    again = open_page(browser, webui_url)
+    # the page opened again, also after a server restart, shows the experiment's state from the store
+    _expect_finished_experiment(browser, webui_server.url)
+    webui_server.restart()
+    _expect_finished_experiment(browser, webui_server.url)
+
+
+def _expect_finished_experiment(browser, url: str) -> None:
+    page = open_page(browser, url)
     try:
-        again.get_by_role("tab", name="Train", exact=True).click()
-        summary = again.locator("#train-summary")
+        page.get_by_role("tab", name="Train", exact=True).click()
+        summary = page.locator("#train-summary")
         summary.get_by_text(f"{NAME}_export").wait_for()
         assert summary.get_by_role("strong").first.inner_text() == NAME
-        again.locator("#train-status-export").get_by_text("completed").wait_for()
-        assert again.get_by_role("button", name="Export the model", exact=True).is_enabled()
+        page.locator("#train-status-export").get_by_text("completed").wait_for()
+        assert page.get_by_role("button", name="Export the model", exact=True).is_enabled()
+        _expect_plotted_losses(page)
     finally:
-        again.context.close()
+        page.context.close()
+
+
+def _expect_plotted_losses(page) -> None:
+    """The loss plot drew a line per loss: Vega's SVG has line marks with a path, and the legend names the losses
+    (an empty plot draws only its axes)."""
+    page.locator("#train-loss-plot").scroll_into_view_if_needed()
+    page.wait_for_function(
+        "(() => { const plot = document.querySelector('#train-loss-plot'); if (!plot) return false;"
+        " const lines = [...plot.querySelectorAll('g.mark-line path')].filter(p => (p.getAttribute('d') || '').length);"
+        " const legend = [...plot.querySelectorAll('g.role-legend text')].map(t => t.textContent);"
+        " return lines.length >= 4 && legend.includes('loss_mel'); })()",
+        timeout=30_000)
