@@ -35,9 +35,10 @@ import httpx
 from rvc.assets import resolve_endpoint
 from rvc.config import Paths, get_paths
 from rvc.events import EventSink
+from rvc.retrieval import load_index
 from rvc.service.errors import Conflict, NotAllowed, TooLarge
 from rvc.service.jobs import require_command, submit
-from rvc.service.models import check_model_name, index_dim
+from rvc.service.models import check_model_name
 from rvc.settings import load_settings
 from rvc.synth import load_checkpoint
 
@@ -314,13 +315,15 @@ def install(files: Iterable[Path], paths: Paths, sink: EventSink) -> dict[str, A
     if not models:
         raise FileNotFoundError("the import holds no .pth model")
     placed: list[tuple[Path, Path]] = []
+    widths = set()
     for model in models:
         check_model_name(model.stem)
-        load_checkpoint(model)  # a damaged or foreign file fails here, before anything is installed
+        # a damaged or foreign file fails here, before anything is installed
+        widths.add(load_checkpoint(model).config.phone_dim)
         placed.append((model, paths.weights / model.name))
     index_folder = paths.indices / models[0].stem if len(models) == 1 else paths.indices
     for index in indexes:
-        index_dim(index)
+        _check_index(index, widths)
         placed.append((index, index_folder / index.name))
     taken = [str(target) for _, target in placed if target.exists()]
     if taken:
@@ -331,6 +334,13 @@ def install(files: Iterable[Path], paths: Paths, sink: EventSink) -> dict[str, A
         sink.artifact("model" if target.suffix == ".pth" else "index", str(target))
     return {"models": [target.stem for _, target in placed if target.suffix == ".pth"],
             "indexes": [str(target) for _, target in placed if target.suffix == ".index"]}
+
+
+def _check_index(index: Path, widths: set[int]) -> None:
+    """A readable faiss index whose vectors have the width of (one of) the imported models' features."""
+    loaded = load_index(index)  # IndexFileError naming the file when it is not an index
+    if loaded.dim not in widths:
+        loaded.check_dim(min(widths))  # IndexMismatchError naming the file and both widths
 
 
 def import_from_url(url: str, sink: EventSink, limit_bytes: int | None = None, paths: Paths | None = None) -> dict:
