@@ -44,7 +44,7 @@ def build() -> None:
                 preset = gr.Radio(PRESETS, value="standard", label=t("oneclick.preset"), info=t("oneclick.preset_info"),
                                   elem_id="oneclick-preset")
                 with gr.Accordion(t("train.advanced"), open=False):
-                    config_path = gr.Textbox(label=t("train.config_path"), info=t("train.config_path_info"),
+                    config_path = gr.Textbox("", label=t("train.config_path"), info=t("train.config_path_info"),
                                              elem_id="oneclick-config-path")
                     epochs = gr.Number(None, label=t("train.epochs"), info=t("oneclick.epochs_info"), precision=0,
                                        minimum=1, elem_id="oneclick-epochs")
