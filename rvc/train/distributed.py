@@ -90,6 +90,9 @@ def process_group(plan: DevicePlan, rank: int, port: int) -> Iterator[None]:
     )
     try:
         yield
+        # Leave together: a rank that tears its group down while a peer is still saving a checkpoint can make
+        # gloo abort the peer ("terminate called without an active exception"), seen on a loaded CPU.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
