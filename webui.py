@@ -26,7 +26,7 @@ from rvc import service
 from rvc.api import PREFIX, api_token, create_api
 from rvc.api.auth import ADMIN_USER, Logins, Role, guest_token, parse_login, ui_logins
 from rvc.api.host_guard import HostGuard, allowed_hosts
-from rvc.security import add_allowed_root, serve_clients
+from rvc.security import add_allowed_root
 from tabs.common import is_admin, set_admins
 
 ADMIN_TABS = ("train", "oneclick")  # hidden from guests, whose calls there are refused anyway
@@ -122,7 +122,6 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"webui.py: error: {error}") from None
     set_admins(logins.users(Role.ADMIN) if logins else None)
     hosts = allowed_hosts(args.host, args.share, args.allowed_host)
-    serve_clients()  # from here on, model and index paths from clients must lie in the allowed roots too
     service.start_jobs(args.max_cpu_jobs)
     app = build_app().queue()
     try:

@@ -34,7 +34,7 @@ def add_allowed_root(folder: str | os.PathLike) -> None:
 
 
 def serve_clients(serving: bool = True) -> None:
-    """Say whether this process answers clients (webui.py does, from start-up); see `confined_path`."""
+    """Say whether this process answers clients (the server does while its job runner runs); see `confined_path`."""
     global _serving
     _serving = serving
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from rvc.config import get_paths
 from rvc.jobs import JobRunner, JobStateError, JobStore, NotFoundError, Task
+from rvc.security import serve_clients
 from rvc.service.errors import Conflict, NotFound
 from rvc.settings import load_settings
 from rvc.system import list_gpus
@@ -32,7 +33,8 @@ def start_jobs(max_cpu_jobs: int = 1, **options: Any) -> JobRunner:
     """Open `logs/webui.db` and start the runner (recovering after a dead server); a second call changes nothing.
 
     ``max_cpu_jobs`` is how many tasks may run on the CPU at once; ``options`` go to `JobRunner` (tests put
-    stand-in commands there).
+    stand-in commands there). A process with a runner serves clients, so from now on the model and index paths
+    that conversions are given must lie in the allowed roots too (`rvc.security.serve_clients`).
     """
     global _runner
     if max_cpu_jobs < 1:
@@ -41,6 +43,7 @@ def start_jobs(max_cpu_jobs: int = 1, **options: Any) -> JobRunner:
         if _runner is None:
             paths = get_paths()
             _runner = JobRunner(JobStore(paths.database), paths, {"cpu": max_cpu_jobs}, **options).start()
+            serve_clients(True)
         return _runner
 
 
@@ -50,6 +53,7 @@ def stop_jobs() -> None:
     with _lock:
         stopping, _runner = _runner, None
     if stopping is not None:
+        serve_clients(False)
         stopping.shutdown()
         stopping.store.close()
 
