@@ -12,6 +12,7 @@ as the input at the model's rate.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from rvc.infer.segments import (
 )
 from rvc.retrieval import RetrievalIndex, prepare_features
 from rvc.synth import Synthesizer
+
+logger = logging.getLogger(__name__)
 
 INPUT_PEAK = 0.95  # the original scales louder inputs down to this peak before converting
 OUTPUT_PEAK = 0.99  # and louder outputs down to this one
@@ -119,7 +122,8 @@ def convert_audio(
     hop = synthesizer.config.hop_length
     pad_frames = segments.pad_samples // WINDOW_SAMPLES
     plan = plan_segments(cuts, segments)
-    pieces = []
+    # Each segment's real frames land at its own offset in one preallocated output: no list of pieces to join.
+    output = np.zeros((frames - 2 * pad_frames) * hop, dtype=np.float32)
     for number, segment in enumerate(plan):
         chunk = padded[segment.start : segment.stop]
         with torch.no_grad():
@@ -135,28 +139,49 @@ def convert_audio(
             if seg_pitch is not None:
                 seg_pitch, seg_pitchf = seg_pitch[:, :p_len], seg_pitchf[:, :p_len]
             start = timer.add("index", start)
-            out = synthesizer.infer(
-                phone, torch.tensor([p_len], device=device), seg_pitch, seg_pitchf, sid, params.noise_scale
+            out = _synthesize(
+                synthesizer, phone, torch.tensor([p_len], device=device), seg_pitch, seg_pitchf, sid, params.noise_scale
             )
         real_frames = _real_frames(segment, plan, number, frames, pad_frames)
-        piece = out[0, 0, pad_frames * hop : (pad_frames + real_frames) * hop].float().cpu().numpy()
-        pieces.append(np.pad(piece, (0, real_frames * hop - piece.shape[0])))
+        piece = out[0, 0, pad_frames * hop : (pad_frames + real_frames) * hop]
+        offset = segment.frame_start * hop
+        output[offset : offset + piece.shape[0]] = piece.float().cpu().numpy()
         start = timer.add("synth", start)
         if progress:
             progress("convert", number + 1, len(plan))
 
-    output = np.concatenate(pieces)
     sample_rate = model_info.sample_rate
     if params.rms_mix_rate != 1:
         output = mix_rms(audio, SAMPLE_RATE_16K_HZ, output, sample_rate, params.rms_mix_rate)
     if params.resample_sr >= 16000 and params.resample_sr != sample_rate:
         output = resample(output, sample_rate, params.resample_sr)
         sample_rate = params.resample_sr
-    peak = np.abs(output).max() / OUTPUT_PEAK if output.size else 0.0
+    peak = max(output.max(initial=0.0), -output.min(initial=0.0)) / OUTPUT_PEAK
     if peak > 1:
-        output = output / peak
+        output /= peak  # in place: the output is ours, and a 10-minute song is 100 MB at 40 kHz
     timer.add("postprocess", start)
-    return ConversionResult(output.astype(np.float32), sample_rate, timer.timings)
+    return ConversionResult(output.astype(np.float32, copy=False), sample_rate, timer.timings)
+
+
+def _synthesize(
+    synthesizer: Synthesizer,
+    phone: torch.Tensor,
+    lengths: torch.Tensor,
+    pitch: torch.Tensor | None,
+    pitchf: torch.Tensor | None,
+    sid: torch.Tensor,
+    noise_scale: float,
+) -> torch.Tensor:
+    """One segment's audio. A half-precision model whose latents leave fp16's range (a wide prior times the noise,
+    say) gives inf/NaN: it then switches to float32 for good (it is shared: later conversions use float32 too) and
+    the segment is made again, where the original would write noise or fail at the end."""
+    dtype = next(synthesizer.parameters()).dtype
+    out = synthesizer.infer(phone.to(dtype), lengths, pitch, pitchf, sid, noise_scale)
+    if dtype != torch.float16 or torch.isfinite(out).all():
+        return out
+    logger.warning("the model overflows half precision (inf/NaN audio): it runs in float32 from now on")
+    synthesizer.float()
+    return synthesizer.infer(phone.float(), lengths, pitch, pitchf, sid, noise_scale)
 
 
 def _real_frames(segment, plan, number: int, total_frames: int, pad_frames: int) -> int:

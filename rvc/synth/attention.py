@@ -43,13 +43,17 @@ class RelativeMultiHeadAttention(nn.Module):
         key = self.conv_k(x).view(batch, *heads).transpose(2, 3)
         value = self.conv_v(x).view(batch, *heads).transpose(2, 3)
 
-        query = query / math.sqrt(self.k_channels)
-        scores = torch.matmul(query, key.transpose(-2, -1))
-        rel_keys = self._relative_embeddings(self.emb_rel_k, length)
-        rel_logits = torch.matmul(query, rel_keys.unsqueeze(0).transpose(-2, -1))
-        scores = scores + _relative_to_absolute(rel_logits)
-        scores = scores.masked_fill(attn_mask == 0, -1e4)
-        p_attn = self.drop(F.softmax(scores, dim=-1))
+        # The scores in float32 even in a half-precision model: q.k of large activations passes fp16's 65504
+        # (seen on a full-size model on CUDA: inf scores, NaN audio); these matmuls are a sliver of the work.
+        with torch.autocast(x.device.type, enabled=False):
+            query = query.float() / math.sqrt(self.k_channels)
+            scores = torch.matmul(query, key.float().transpose(-2, -1))
+            rel_keys = self._relative_embeddings(self.emb_rel_k, length).float()
+            rel_logits = torch.matmul(query, rel_keys.unsqueeze(0).transpose(-2, -1))
+            scores = scores + _relative_to_absolute(rel_logits)
+            scores = scores.masked_fill(attn_mask == 0, -1e4)
+            p_attn = F.softmax(scores, dim=-1)
+        p_attn = self.drop(p_attn.to(value.dtype))
 
         output = torch.matmul(p_attn, value)
         rel_values = self._relative_embeddings(self.emb_rel_v, length)

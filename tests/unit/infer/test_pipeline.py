@@ -130,3 +130,11 @@ def test_wrong_index_dimension_is_refused_before_work(source, embedder, pm, tmp_
 def test_unknown_speaker_is_refused(source, model, embedder, pm):
     with pytest.raises(ValueError, match="speaker"):
         convert_audio(source[:RATE], model, embedder, DETERMINISTIC.replace(sid=4), pm)
+
+
+def test_a_half_precision_model_that_overflows_falls_back_to_float32(source, embedder, pm):
+    model = load_synthesizer(tiny_pth("tiny_v2_f0_40k"), "cpu", torch.float16)
+    huge_noise = DETERMINISTIC.replace(noise_scale=1e5)  # the prior sample leaves fp16's range: inf in half
+    result = convert_audio(source[: 3 * RATE], model, embedder, huge_noise, pm)
+    assert np.isfinite(result.audio).all() and np.abs(result.audio).max() > 0
+    assert next(model.parameters()).dtype == torch.float32
