@@ -1,15 +1,13 @@
 """The signal-processing pitch trackers: Praat's autocorrelation (pm) and WORLD's harvest and dio.
 
-Parameters are the original RVC ones, so tracks (and the models trained on them) stay comparable.
+Parameters are the original RVC ones, so tracks (and the models trained on them) stay comparable. Praat and
+WORLD are imported on first use, as torchcrepe is: a conversion with rmvpe never loads them, and a Python that
+pyworld publishes no wheel for (3.12 on Linux needs a compiler) still converts with every other method.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-import parselmouth
-import pyworld
 from scipy import signal
 
 from rvc.f0.base import F0_MAX_HZ, F0_MIN_HZ, HOP_LENGTH, SAMPLE_RATE_HZ, F0Extractor, fit_frames, frame_count
@@ -26,6 +24,8 @@ class PmExtractor(F0Extractor):
     min_samples = int(3 * SAMPLE_RATE_HZ / F0_MIN_HZ)
 
     def _compute(self, audio: np.ndarray) -> np.ndarray:
+        import parselmouth
+
         pitch = parselmouth.Sound(audio.astype(np.float64), SAMPLE_RATE_HZ).to_pitch_ac(
             time_step=HOP_LENGTH / SAMPLE_RATE_HZ,
             voicing_threshold=PM_VOICING_THRESHOLD,
@@ -36,9 +36,6 @@ class PmExtractor(F0Extractor):
         return fit_frames(pitch.selected_array["frequency"], frame_count(len(audio)))
 
 
-WorldTracker = Callable[..., tuple[np.ndarray, np.ndarray]]
-
-
 class WorldExtractor(F0Extractor):
     """A WORLD tracker (harvest or dio) refined by stonemask, optionally median-filtered.
 
@@ -47,14 +44,15 @@ class WorldExtractor(F0Extractor):
     at inference time only (the training extractor never filters), hence the default of 0 here.
     """
 
-    def __init__(self, name: str, tracker: WorldTracker, filter_radius: int = 0) -> None:
+    def __init__(self, name: str, filter_radius: int = 0) -> None:
         self.name = name
-        self.tracker = tracker
         self.filter_radius = filter_radius
 
     def _compute(self, audio: np.ndarray) -> np.ndarray:
+        import pyworld
+
         audio = np.ascontiguousarray(audio, dtype=np.float64)
-        coarse, times = self.tracker(
+        coarse, times = getattr(pyworld, self.name)(
             audio, fs=SAMPLE_RATE_HZ, f0_ceil=F0_MAX_HZ, f0_floor=F0_MIN_HZ, frame_period=FRAME_PERIOD_MS
         )
         f0 = pyworld.stonemask(audio, coarse, times, SAMPLE_RATE_HZ)
@@ -63,9 +61,9 @@ class WorldExtractor(F0Extractor):
 
 def harvest(filter_radius: int = 0) -> WorldExtractor:
     """WORLD harvest: robust on low and breathy voices, slow (about real time on one core)."""
-    return WorldExtractor("harvest", pyworld.harvest, filter_radius)
+    return WorldExtractor("harvest", filter_radius)
 
 
 def dio(filter_radius: int = 0) -> WorldExtractor:
     """WORLD dio: harvest's fast, less robust predecessor (the original offers it for training)."""
-    return WorldExtractor("dio", pyworld.dio, filter_radius)
+    return WorldExtractor("dio", filter_radius)
