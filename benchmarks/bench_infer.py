@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "benchmarks" / ".cache"
-SOURCE = ROOT.parent / "shared" / "data" / "source_speech_stereo48k.wav"
+SOURCE = Path(os.environ.get("RVC_SHARED_DIR", ROOT.parent / "shared")) / "data" / "source_speech_stereo48k.wav"
 MODEL = "full_v2_40k"
 
 
@@ -62,8 +62,14 @@ def run_case(seconds: int, f0_method: str, device: str | None) -> dict:
         runs.append({"run": attempt, "total_s": round(total, 2), "rtf": round(total / seconds, 3),
                      "stages_s": result["timings_s"]})
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "f0_method": f0_method, "model_load_s": round(load_s, 2),
-            "runs": runs, "peak_rss_mb": round(peak_mb)}
+    report = {"seconds": seconds, "f0_method": f0_method, "model_load_s": round(load_s, 2),
+              "runs": runs, "peak_rss_mb": round(peak_mb)}
+    device = next(converter.synthesizer.parameters()).device
+    if device.type == "cuda":
+        import torch
+
+        report["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20)
+    return report
 
 
 def main() -> None:
@@ -84,10 +90,11 @@ def main() -> None:
         command = [sys.executable, __file__, "--case", str(seconds), "--f0-method", args.f0_method]
         if args.device:
             command += ["--device", args.device]
-        output = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ).stdout
+        output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, env=os.environ).stdout
         report = json.loads(output.strip().splitlines()[-1])
+        gpu = f", peak GPU memory {report['peak_gpu_mb']} MB" if "peak_gpu_mb" in report else ""
         print(f"\n## {seconds} s input: models loaded in {report['model_load_s']} s, "
-              f"peak RSS {report['peak_rss_mb']} MB")
+              f"peak RSS {report['peak_rss_mb']} MB{gpu}")
         for run in report["runs"]:
             stages = ", ".join(f"{k} {v:.2f}" for k, v in run["stages_s"].items())
             print(f"  {run['run']}: {run['total_s']} s, RTF {run['rtf']} | {stages}")
