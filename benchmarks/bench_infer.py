@@ -1,12 +1,13 @@
 """Conversion speed and memory with full-size models on this machine.
 
-    .venv/bin/python benchmarks/bench_infer.py [--seconds 30 600] [--f0-method rmvpe] [--device cpu]
+    .venv/bin/python benchmarks/bench_infer.py [--seconds 30 600] [--f0-method rmvpe] [--device cpu] [--compile]
 
 Builds (once, under benchmarks/.cache/) a full-size v2 40k f0 model, a fairseq-format hubert_base.pt and an
 rmvpe.pt with the reference weight rule, and inputs cut from or looped over
 ../shared/data/source_speech_stereo48k.wav. Each input length runs in its own process so its peak RSS is its
-own. Prints per-stage seconds (decode, f0, hubert, index, synth, postprocess, write), the real-time factor
-(processing seconds per audio second) and peak RSS.
+own. ``--compile`` turns on the compile_decoder setting (the cold run then includes compiling). Prints per-stage
+seconds (decode, f0, hubert, index, synth, postprocess, write), the real-time factor (processing seconds per audio
+second) and peak RSS.
 """
 
 from __future__ import annotations
@@ -77,15 +78,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, nargs="+", default=[30, 600])
     parser.add_argument("--f0-method", default="rmvpe")
     parser.add_argument("--device")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the decoder (compile_decoder setting)")
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)  # internal: run one length in this process
     args = parser.parse_args()
     home = prepare(args.seconds)
     os.environ["RVC_HOME"] = str(home)
     os.environ.pop("RVC_EMBEDDER", None)
+    from rvc.settings import Settings, save_settings
+
+    save_settings(Settings(compile_decoder=args.compile))
     if args.case is not None:
         print(json.dumps(run_case(args.case, args.f0_method, args.device)))
         return
-    print(f"# rvc-webui conversion benchmark: full-size v2 40k f0, f0={args.f0_method}, {os.cpu_count()} CPUs")
+    print(f"# rvc-webui conversion benchmark: full-size v2 40k f0, f0={args.f0_method}, {os.cpu_count()} CPUs, "
+          f"decoder {'compiled' if args.compile else 'eager'}")
     for seconds in args.seconds:
         command = [sys.executable, __file__, "--case", str(seconds), "--f0-method", args.f0_method]
         if args.device:

@@ -179,6 +179,9 @@ EN: dict[str, str] = {
     "system.allowed_paths": "Allowed folders",
     "system.allowed_paths_info": "absolute paths, one per line, that the page and the API may read besides the "
                                  "RVC home",
+    "system.compile_decoder": "Compile the decoder",
+    "system.compile_decoder_info": "torch.compile: the first conversion of each model takes about a minute longer, "
+                                   "the later ones are faster",
     "system.save_settings": "Save settings",
 }
 
@@ -340,6 +343,8 @@ ZH: dict[str, str] = {
     "system.upload_limit_mb": "上传大小上限（MB）",
     "system.allowed_paths": "允许访问的文件夹",
     "system.allowed_paths_info": "除 RVC 主目录外，页面和 API 可读取的绝对路径，每行一个",
+    "system.compile_decoder": "编译解码器",
+    "system.compile_decoder_info": "torch.compile：每个模型的首次转换约多花一分钟，之后的转换更快",
     "system.save_settings": "保存设置",
 }
 

@@ -70,15 +70,17 @@ def download(names: list[str] | None,
 def get_settings() -> tuple:
     settings = service.get_settings()
     return (settings["default_f0_method"], settings["device"], settings["upload_limit_mb"],
-            "\n".join(settings["allowed_paths"]))
+            "\n".join(settings["allowed_paths"]), settings["compile_decoder"])
 
 
 @user_errors
 @admin_only
-def save_settings(default_f0_method: str, device: str, upload_limit_mb: float, allowed_paths: str) -> tuple:
+def save_settings(default_f0_method: str, device: str, upload_limit_mb: float, allowed_paths: str,
+                  compile_decoder: bool = False) -> tuple:
     folders = [line.strip() for line in (allowed_paths or "").splitlines() if line.strip()]
     service.update_settings(default_f0_method=default_f0_method, device=(device or "auto").strip(),
-                            upload_limit_mb=int(upload_limit_mb), allowed_paths=folders)
+                            upload_limit_mb=int(upload_limit_mb), allowed_paths=folders,
+                            compile_decoder=bool(compile_decoder))
     return ("Settings saved.", *get_settings())
 
 
@@ -106,9 +108,12 @@ def build() -> None:
                 device = gr.Textbox(label=t("system.device"), info=t("system.device_info"))
                 upload_limit = gr.Number(precision=0, minimum=1, label=t("system.upload_limit_mb"))
             allowed_paths = gr.Textbox(label=t("system.allowed_paths"), info=t("system.allowed_paths_info"), lines=3)
+            compile_decoder = gr.Checkbox(
+                False, label=t("system.compile_decoder"), info=t("system.compile_decoder_info")
+            )
             save_button = gr.Button(t("system.save_settings"), variant="primary")
             settings_message = gr.Markdown(elem_id="system-settings-message")
-        settings_fields = [f0_method, device, upload_limit, allowed_paths]
+        settings_fields = [f0_method, device, upload_limit, allowed_paths, compile_decoder]
 
         # on load: the machine, the assets and the settings; then the machine again every REFRESH_S seconds
         gr.on(triggers=None, fn=system_info, outputs=info, api_name=False, show_progress="hidden")

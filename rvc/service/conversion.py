@@ -20,6 +20,7 @@ from rvc.infer.segments import SAMPLE_RATE_16K_HZ
 from rvc.memory import release_free_memory
 from rvc.retrieval import find_index_for_model, list_indexes
 from rvc.security import PathNotAllowedError, confined_path, resolve_allowed
+from rvc.settings import load_settings
 
 AUTO_INDEX = "auto"
 MEDIA_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".mp4", ".mkv", ".webm", ".wma", ".aiff"}
@@ -111,6 +112,9 @@ class Converter:
         self.model_path = resolve_model(model)
         cache = model_cache(device)
         self.synthesizer = cache.synthesizer(self.model_path)
+        compile_decoder = load_settings().compile_decoder
+        if self.synthesizer.dec.compiled != compile_decoder:
+            self.synthesizer.dec.compile_windows(compile_decoder)
         self.index_path = resolve_index(index, self.model_path) if params.index_rate > 0 else None
         self.index = cache.index(self.index_path) if self.index_path else None
         if self.index is not None:

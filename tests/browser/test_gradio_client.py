@@ -122,9 +122,9 @@ def test_system(client):
     assert info["cpu_count"] >= 1 and isinstance(info["gpus"], list)
     assets, names = client.predict(api_name="/asset_status")
     assert any(row[0] == "hubert_base" for row in assets["data"])
-    f0_method, device, limit, allowed = client.predict(api_name="/get_settings")
-    message, *saved = client.predict("pm", "cpu", 100, "", api_name="/save_settings")
-    assert message == "Settings saved." and saved[:3] == ["pm", "cpu", 100]
-    client.predict(f0_method, device, limit, allowed, api_name="/save_settings")
+    f0_method, device, limit, allowed, compiled = client.predict(api_name="/get_settings")
+    message, *saved = client.predict("pm", "cpu", 100, "", True, api_name="/save_settings")
+    assert message == "Settings saved." and saved == ["pm", "cpu", 100, "", True]
+    client.predict(f0_method, device, limit, allowed, compiled, api_name="/save_settings")
     with pytest.raises(AppError):
         client.predict(["no_such_asset"], api_name="/download_assets")

@@ -73,6 +73,18 @@ def test_models_load_once_per_batch(home_env, rvc_home, tmp_path):
         assert Path(output["output_path"]).suffix == ".flac" and Path(output["output_path"]).is_file()
 
 
+def test_the_compile_setting_reaches_loaded_models(home_env, rvc_home):
+    from rvc.settings import load_settings, save_settings
+
+    try:
+        save_settings(load_settings().replace(compile_decoder=True))
+        assert service.Converter("tiny", service.ConvertParams(f0_method="pm")).synthesizer.dec.compiled
+        save_settings(load_settings().replace(compile_decoder=False))
+        assert not service.Converter("tiny", service.ConvertParams(f0_method="pm")).synthesizer.dec.compiled
+    finally:
+        (rvc_home / "settings.json").unlink(missing_ok=True)
+
+
 def test_missing_hubert_names_the_download_command(rvc_home, tmp_path, monkeypatch):
     monkeypatch.setenv("RVC_HOME", str(rvc_home))
     monkeypatch.delenv("RVC_EMBEDDER", raising=False)

@@ -17,7 +17,8 @@ def test_round_trip(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("default_f0_method", "nope"), ("device", "tpu"), ("upload_limit_mb", 0), ("allowed_paths", ["rel"])],
+    [("default_f0_method", "nope"), ("device", "tpu"), ("upload_limit_mb", 0), ("allowed_paths", ["rel"]),
+     ("compile_decoder", "yes")],
 )
 def test_bad_values_are_named(name, value):
     with pytest.raises(SettingsError, match=name.split("_")[0]):

@@ -45,3 +45,44 @@ def test_too_little_context_would_show(monkeypatch):
 def test_receptive_field_grows_with_the_widest_block():
     for config in all_presets():
         assert 10 <= receptive_frames(config) <= 25  # 14-19 frames for the ecosystem's configs
+
+
+def test_windows_all_have_one_width(monkeypatch):
+    """One static shape for torch.compile: the first and last windows are shifted inwards, not cut short."""
+    model = load_synthesizer(tiny_pth("tiny_v2_f0_40k"))
+    widths = []
+    decode = model.dec._decode
+    monkeypatch.setattr(model.dec, "_decode", lambda x, source, g: widths.append(x.shape[-1]) or decode(x, source, g))
+    latent, f0 = torch.randn(1, model.config.inter_channels, FRAMES), torch.full((1, FRAMES), 150.0)
+    _decode(model, latent, f0, 17)
+    assert widths == [17 + 2 * model.dec.context_frames] * -(-FRAMES // 17)
+
+
+@pytest.mark.slow
+def test_compiled_windows_give_the_same_samples(monkeypatch):
+    model = load_synthesizer(tiny_pth("tiny_v2_f0_40k"))
+    generator = torch.Generator().manual_seed(1)
+    latent = torch.randn(1, model.config.inter_channels, FRAMES, generator=generator)
+    f0 = 80 + 300 * torch.rand(1, FRAMES, generator=generator)
+    whole = _decode(model, latent, f0, None)
+    model.dec.compile_windows()
+    compiled, calls = model.dec._compiled_decode, []
+    monkeypatch.setattr(model.dec, "_compiled_decode", lambda *args: calls.append(1) or compiled(*args))
+    torch.testing.assert_close(_decode(model, latent, f0, 64), whole, atol=1e-5, rtol=0)
+    assert len(calls) == 3  # every window went through the compiled graph
+    model.dec.compile_windows(False)
+    assert not model.dec.compiled
+
+
+def test_a_failing_compile_falls_back_to_eager(monkeypatch, caplog):
+    model = load_synthesizer(tiny_pth("tiny_v2_f0_40k"))
+    latent, f0 = torch.randn(1, model.config.inter_channels, FRAMES), torch.full((1, FRAMES), 150.0)
+    whole = _decode(model, latent, f0, None)
+
+    def no_compiler(*args):
+        raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nmore detail")
+
+    monkeypatch.setattr(model.dec, "_compiled_decode", no_compiler)
+    torch.testing.assert_close(_decode(model, latent, f0, 17), whole, atol=2e-6, rtol=0)
+    assert not model.dec.compiled
+    assert "torch.compile failed, the decoder runs uncompiled: InvalidCxxCompiler" in caplog.text
