@@ -9,6 +9,8 @@ import argparse
 import importlib
 import sys
 
+from rvc.jobs.lifeline import watch_parent
+
 # command -> (module under rvc.cli, one-line help). Each module has `add_arguments(parser)` and `run(args)`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "infer": ("infer", "convert audio files or folders into a model's voice"),
@@ -38,6 +40,7 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    watch_parent()  # started by the job runner: stop when the server dies
     selected = next((arg for arg in argv if not arg.startswith("-")), None)
     args = build_parser(selected if selected in COMMANDS else None).parse_args(argv)
     return int(args.handler(args) or 0)

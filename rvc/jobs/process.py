@@ -1,7 +1,8 @@
 """Child processes as process groups, and their output read line by line.
 
 Every job is started as the leader of a new session, so one signal reaches it and everything it started
-(DataLoader workers, ffmpeg, a crepe subprocess), and nothing it leaves behind outlives it.
+(DataLoader workers, ffmpeg, a crepe subprocess), and nothing it leaves behind outlives it. Every job also gets
+the server's lifeline (`rvc.jobs.lifeline`), so the whole group ends when the server dies, even by kill -9.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from rvc.jobs import lifeline
 
 logger = logging.getLogger("rvc.jobs")
 
@@ -82,8 +85,10 @@ class GroupProcess:
     def __init__(
         self, command: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike, with_stdin: bool = False
     ) -> None:
+        lifeline_fd = lifeline.child_fd()
         self.popen = subprocess.Popen(
-            list(command), cwd=Path(cwd), env=dict(env), start_new_session=True,
+            list(command), cwd=Path(cwd), env={**env, lifeline.ENV_VAR: str(lifeline_fd)}, start_new_session=True,
+            pass_fds=(lifeline_fd,),
             stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", bufsize=1,
         )

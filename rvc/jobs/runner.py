@@ -147,7 +147,8 @@ class JobRunner:
     def shutdown(self, terminate: bool = True) -> None:
         """Stop scheduling. With ``terminate``, stop the running tasks (SIGTERM, SIGKILL after the grace
         period; they end as interrupted, or paused if the trainer saved) and the inference workers, and wait.
-        Without it the children run on; the next server's `recover` marks their tasks interrupted.
+        Without it the children run on until this process exits (then their lifeline ends them, see
+        `rvc.jobs.lifeline`); the next server's `recover` marks their tasks interrupted.
         """
         with self._changed:
             self._stopping = True
@@ -433,8 +434,9 @@ class JobRunner:
 
 def _kill_orphan(task: Task) -> None:
     """Kill the process group a dead server left running for ``task``, if that process still exists: same pid
-    and created when the task started (a recycled pid belongs to some other process). An orphaned inference
-    worker is not matched (it started before its task) and needs no killing: it exits when its stdin closes.
+    and created when the task started (a recycled pid belongs to some other process). Jobs end by themselves
+    when their server dies (`rvc.jobs.lifeline`); this catches one that could not, such as a job started by an
+    older version. An orphaned inference worker is not matched (it started before its task): its lifeline ends it.
     """
     if task.pid is None or task.started is None:
         return

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from rvc.events import EventSink
+from rvc.jobs.lifeline import watch_parent
 from rvc.jobs.process import END_OF_REQUEST
 
 # (request, sink for its events, device) -> the result's data
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None, handle: Handler = convert_request) -> in
     parser = argparse.ArgumentParser(prog="python -m rvc.jobs.worker", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda:N")
     args = parser.parse_args(argv)
+    watch_parent()  # a worker whose server died stops at once instead of finishing its file for no one
     # The protocol gets a private copy of stdout; fd 1 then points at stderr, so whatever a library prints
     # becomes log text instead of breaking a JSON line.
     events = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1, encoding="utf-8")

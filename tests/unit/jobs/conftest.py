@@ -72,8 +72,12 @@ def is_running(runner: JobRunner, task_id: str) -> bool:
 
 
 def gone(pid: int) -> bool:
-    """The process has exited (a zombie waiting to be reaped counts as gone)."""
+    """The process has exited (a zombie waiting to be reaped counts as gone). A zombie main thread is not enough:
+    the kernel reports a process's exit (`waitid`) only once its other threads (a job's lifeline watcher) have
+    ended too.
+    """
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        process = psutil.Process(pid)
+        return process.status() == psutil.STATUS_ZOMBIE and process.num_threads() == 1
     except psutil.NoSuchProcess:
         return True

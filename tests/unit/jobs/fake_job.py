@@ -8,6 +8,7 @@ print:TEXT  plain text on stdout       stderr:TEXT   a line on stderr
 error:TEXT  an error event             sleep:S       sleep S seconds
 child:FILE  start a sleeping child in this process group; write "<own pid> <child pid>" to FILE
 ignore-term ignore SIGTERM from now on
+lifeline    watch the server's lifeline, as `python -m rvc` does (`rvc.jobs.lifeline`)
 train:EXP:N N training steps (a metric each); stop with a "paused" result once logs/EXP/pause.request exists
 result:STATUS  a result event whose data holds this process's start and end times
 exit:CODE   exit now with CODE
@@ -22,6 +23,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from rvc.jobs.lifeline import watch_parent
 
 COMMAND = [sys.executable, "-m", "tests.unit.jobs.fake_job"]  # what a test runner uses instead of `python -m rvc`
 STARTED = time.time()
@@ -66,6 +69,8 @@ def run(action: str) -> None:
         Path(value).write_text(f"{os.getpid()} {child.pid}")
     elif name == "ignore-term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    elif name == "lifeline":
+        watch_parent()
     elif name == "train":
         experiment, _, steps = value.partition(":")
         train(experiment, int(steps))
