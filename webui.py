@@ -2,8 +2,9 @@
 
 Who may use it (see `rvc.api.auth`): on loopback the page is open unless logins are given; with `--share` or
 another `--host` the page asks for a login (an `admin` password is generated and printed when none is given) and
-the REST API for a token. `--guest` logins and the guest token may only convert and look. On loopback the server
-also refuses other Host names and cross-site requests (`rvc.api.host_guard`).
+the REST API for a token. `--guest` logins and the guest token may only convert, look, and follow or cancel their
+own tasks; Gradio's file route serves a guest nothing from the server's folders (`tabs.file_guard`). On loopback
+the server also refuses other Host names and cross-site requests (`rvc.api.host_guard`).
 
 The server process owns the job runner (`rvc.service.start_jobs`): it starts before the first request (marking
 the tasks a dead server left running as interrupted) and stops at exit, on Ctrl-C or SIGTERM, ending the running
@@ -28,6 +29,7 @@ from rvc.api.auth import ADMIN_USER, Logins, Role, guest_token, parse_login, ui_
 from rvc.api.host_guard import HostGuard, allowed_hosts
 from rvc.security import add_allowed_root
 from tabs.common import is_admin, set_admins
+from tabs.file_guard import GuestFileGuard
 
 ADMIN_TABS = ("train", "oneclick")  # hidden from guests, whose calls there are refused anyway
 
@@ -122,16 +124,22 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"webui.py: error: {error}") from None
     set_admins(logins.users(Role.ADMIN) if logins else None)
     hosts = allowed_hosts(args.host, args.share, args.allowed_host)
-    service.start_jobs(args.max_cpu_jobs)
+    # Gradio takes outputs, sample pieces and models only from allowed paths (the RVC home's folders) into its
+    # cache; by path it serves them to admins only.
+    served = [*args.allowed_path, *map(str, service.served_roots())]
+    middleware = [Middleware(HostGuard, allowed=hosts)] if hosts is not None else []
+    if logins:
+        middleware.append(Middleware(GuestFileGuard, roots=served))
+    try:
+        service.start_jobs(args.max_cpu_jobs)
+    except service.StoreOpenError as error:
+        raise SystemExit(f"webui.py: error: {error}") from None
     app = build_app().queue()
     try:
         app.launch(
             server_name=args.host, server_port=args.port, share=args.share, i18n=tabs.I18N,
-            auth=logins.check if logins else None,
-            # Gradio serves outputs, sample pieces and models only from allowed paths: the RVC home's folders.
-            allowed_paths=[*args.allowed_path, *map(str, service.served_roots())],
-            app_kwargs={"routes": [Mount(PREFIX, app=api)],
-                        "middleware": [Middleware(HostGuard, allowed=hosts)] if hosts is not None else []},
+            auth=logins.check if logins else None, allowed_paths=served,
+            app_kwargs={"routes": [Mount(PREFIX, app=api)], "middleware": middleware},
             prevent_thread_lock=True,
         )
         wait_for_stop()

@@ -2,8 +2,9 @@
 small formatters.
 
 On a page with logins (see webui.py), a guest may convert uploaded audio and look around; the callbacks that
-train, change or delete something, download assets, cancel tasks or read a path on the server are refused to
-guests here, on the server (`admin_only`, `require_admin`), since gradio_client can call any api_name.
+train, change or delete something, download assets or read a path on the server are refused to guests here, on
+the server (`admin_only`, `require_admin`), since gradio_client can call any api_name. Tasks record who submitted
+them (`task_owner`), and a guest lists, follows and cancels only its own.
 
 A long action (preprocess, extract, train, index, export, one click, import, download) is a job: the service
 returns its task dict and the tab follows the task's events with `follow`, yielding a `TaskView` after each
@@ -76,8 +77,21 @@ def set_admins(usernames: Iterable[str] | None) -> None:
     _admins = None if usernames is None else frozenset(usernames)
 
 
+def is_admin_user(username: str | None) -> bool:
+    """Whether a login (None: none) is an admin's; on a page without logins everyone is."""
+    return _admins is None or username in _admins
+
+
 def is_admin(request: gr.Request | None) -> bool:
-    return _admins is None or getattr(request, "username", None) in _admins
+    return is_admin_user(getattr(request, "username", None))
+
+
+def task_owner(request: gr.Request | None) -> service.Owner | None:
+    """The caller as the service's task owner: its login and role; None on a page without logins (all is seen)."""
+    if _admins is None:
+        return None
+    return service.Owner(getattr(request, "username", None),
+                         service.ADMIN_ROLE if is_admin(request) else service.GUEST_ROLE)
 
 
 def require_admin(request: gr.Request | None) -> None:
@@ -228,13 +242,14 @@ class _Eta:
         return elapsed / progressed * (total - done)
 
 
-def follow(task_id: str, from_seq: int = 0) -> Iterator[TaskView]:
-    """Views of a task as its events arrive (replayed first), ending with its final state from the store.
+def follow(task_id: str, from_seq: int = 0, owner: service.Owner | None = None) -> Iterator[TaskView]:
+    """Views of a task as its events arrive (replayed first), ending with its final state from the store; a task
+    ``owner`` may not see is "not found".
 
     Between two changes of status or stage, views are yielded at most every `UPDATE_EVERY_S` seconds, so a
     chatty job does not flood the page; the last one always comes.
     """
-    view = task_view(service.get_task(task_id))
+    view = task_view(service.get_task(task_id, owner=owner))
     yield view
     log: list[str] = []
     eta = _Eta()

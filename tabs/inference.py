@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 
 from rvc import service
-from tabs.common import follow, require, require_admin, save_uploads, user_errors
+from tabs.common import follow, require, require_admin, save_uploads, task_owner, user_errors
 from tabs.i18n import t
 
 INDEX_AUTO, INDEX_NONE = "auto", "none"
@@ -132,7 +132,7 @@ def convert_batch(
     params["f0_file"] = None  # a pitch curve belongs to one recording: single-file conversions only
     sources = _batch_sources(files, folder, request)
     tasks = [service.submit_conversion(path, model, params=params, index=_index_arg(index),
-                                       output_format=output_format) for path in sources]
+                                       output_format=output_format, owner=task_owner(request)) for path in sources]
     outputs: list[str] = []
     lines: list[str] = []
     for number, (source, task) in enumerate(zip(sources, tasks, strict=True)):

@@ -1,4 +1,8 @@
-"""Tasks tab: the history of jobs with filters and pages, the progress of running ones, cancel, logs, outputs."""
+"""Tasks tab: the history of jobs with filters and pages, the progress of running ones, cancel, logs, outputs.
+
+On a page with logins a guest's tab holds only the tasks it submitted (another's id is "not found"); an admin's
+holds every task.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,17 @@ import gradio as gr
 import pandas as pd
 
 from rvc import service
-from tabs.common import admin_only, event_fields, follow, for_json, log_line, require, task_view, user_errors
+from tabs.common import (
+    admin_only,
+    event_fields,
+    follow,
+    for_json,
+    log_line,
+    require,
+    task_owner,
+    task_view,
+    user_errors,
+)
 from tabs.i18n import t
 
 ALL = "all"
@@ -34,11 +48,11 @@ def _duration(task: dict) -> str:
 
 
 @user_errors
-def list_page(kind: str, status: str, page: float) -> tuple[pd.DataFrame, str]:
+def list_page(kind: str, status: str, page: float, request: gr.Request | None = None) -> tuple[pd.DataFrame, str]:
     page = max(int(page or 1), 1)
     found = service.list_tasks(kind=None if kind in (ALL, "", None) else kind,
                                status=None if status in (ALL, "", None) else status,
-                               limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+                               limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, owner=task_owner(request))
     rows = [[task["id"], task["kind"], task["status"], _progress_text(task),
              time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(task["created"])), _duration(task),
              (task.get("error") or "")[:120]] for task in found["items"]]
@@ -51,36 +65,38 @@ def select_row(table: pd.DataFrame, event: gr.SelectData) -> str | None:
     return str(table.iloc[row, 0]) if table is not None and 0 <= row < len(table) else None
 
 
-def _log(task_id: str) -> str:
-    lines = (log_line(*event_fields(event)) for event in service.task_events(task_id))
+def _log(task_id: str, owner: service.Owner | None) -> str:
+    lines = (log_line(*event_fields(event)) for event in service.task_events(task_id, owner=owner))
     return "\n".join(line for line in lines if line is not None)
 
 
 @user_errors
-def detail(task_id: str | None) -> tuple[str, str, list[str], dict]:
+def detail(task_id: str | None, request: gr.Request | None = None) -> tuple[str, str, list[str], dict]:
     """Status, log, outputs and the task's parameters/result, as stored."""
     if not (task_id or "").strip():
         return "", "", [], {}
-    task = service.get_task(task_id.strip())
-    outputs = [item["path"] for item in service.task_outputs(task["id"])]
-    return (task_view(task).markdown(), _log(task["id"]), outputs,
+    owner = task_owner(request)
+    task = service.get_task(task_id.strip(), owner=owner)
+    outputs = [item["path"] for item in service.task_outputs(task["id"], owner=owner)]
+    return (task_view(task).markdown(), _log(task["id"], owner), outputs,
             for_json({"params": task.get("params"), "result": task.get("result")}))
 
 
 @user_errors
-def follow_task(task_id: str | None) -> Iterator[tuple[str, str, list[str]]]:
+def follow_task(task_id: str | None, request: gr.Request | None = None) -> Iterator[tuple[str, str, list[str]]]:
     """Live status and log of a task until it ends, then its outputs."""
     task_id = require(task_id, "Choose a task in the list first.")
+    owner = task_owner(request)
     view = None
-    for view in follow(task_id):
+    for view in follow(task_id, owner=owner):
         yield view.markdown(), view.log_text, []
-    yield view.markdown(), view.log_text, [item["path"] for item in service.task_outputs(task_id)]
+    yield view.markdown(), view.log_text, [item["path"] for item in service.task_outputs(task_id, owner=owner)]
 
 
 @user_errors
-@admin_only
-def cancel(task_id: str | None) -> str:
-    task = service.cancel_task(require(task_id, "Choose a task in the list first."))
+def cancel(task_id: str | None, request: gr.Request | None = None) -> str:
+    """Cancel a task (a guest: one of its own)."""
+    task = service.cancel_task(require(task_id, "Choose a task in the list first."), owner=task_owner(request))
     return task_view(task).markdown()
 
 

@@ -6,9 +6,11 @@ REST call needs `Authorization: Bearer <token>`. Passwords and tokens are given 
 generated at start and printed. Browsers cannot put headers on an EventSource or a WebSocket, so those may pass
 the token as `?token=` instead.
 
-Two roles: an admin does everything; a guest (`--guest` logins, the guest token) may convert, follow tasks and
-list models, but never trains, changes or deletes anything, downloads assets, cancels tasks or reads the
-server's folders. The UI checks the role in its callbacks (tabs.common), the API with `require_admin`.
+Two roles: an admin does everything; a guest (`--guest` logins, the guest token) may convert, follow and cancel
+its own tasks and list models, but never trains, changes or deletes anything, downloads assets, sees another's
+task or reads the server's folders. The UI checks the role in its callbacks (tabs.common), the API with
+`require_admin`; tasks record who submitted them (`caller_owner`), and a guest's view of tasks is its own.
+A token names a role, not a person: every holder of the guest token is the same guest.
 Passwords and tokens are compared in constant time.
 """
 
@@ -37,8 +39,8 @@ UPLOADS = "uploads"  # RVC_HOME's folder of uploads (POST /system/upload), the o
 
 
 class Role(StrEnum):
-    ADMIN = "admin"
-    GUEST = "guest"
+    ADMIN = service.ADMIN_ROLE
+    GUEST = service.GUEST_ROLE
 
 
 def is_loopback(host: str) -> bool:
@@ -178,6 +180,15 @@ def require_admin(role: CallerRole) -> None:
 
 
 ADMIN_ONLY = [Depends(require_admin)]
+
+
+async def caller_owner(connection: HTTPConnection, role: CallerRole) -> service.Owner | None:
+    """The caller as the owner its tasks record and the one whose tasks it may see; None on an open API (no
+    tokens: whoever calls is this machine's user and sees every task)."""
+    return service.Owner(None, str(role)) if connection.app.state.tokens else None
+
+
+CallerOwner = Annotated[service.Owner | None, Depends(caller_owner)]
 
 
 def guest_converts_uploads_only(body: InferenceRequest, role: CallerRole) -> None:

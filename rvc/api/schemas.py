@@ -70,6 +70,11 @@ class ProgressOut(Out):
     message: str
 
 
+class OwnerOut(Out):
+    user: str | None = Field(description="the login's user name; null for a token, which names a role only")
+    role: str = Field(description="admin or guest")
+
+
 class TaskOut(Out):
     id: str
     kind: str = Field(description="inference, preprocess, extract, train, index, export, oneclick, import")
@@ -82,6 +87,7 @@ class TaskOut(Out):
     error: str | None
     result: dict[str, Any] | None
     training_id: str | None
+    owner: OwnerOut | None = Field(None, description="who submitted it; null on a server without logins")
 
 
 class OutputOut(Out):

@@ -4,11 +4,14 @@ and fanned out live (see `runner` for the life of a task, `store` for the databa
 
 from rvc.jobs.fanout import AsyncSubscription, Subscription
 from rvc.jobs.records import (
+    ADMIN_ROLE,
+    GUEST_ROLE,
     TERMINAL_STATUSES,
     TRAINING_STEPS,
     Event,
     Metric,
     ModelRecord,
+    Owner,
     Page,
     Progress,
     Task,
@@ -16,10 +19,10 @@ from rvc.jobs.records import (
     Training,
 )
 from rvc.jobs.runner import INFERENCE_KIND, PAUSE_REQUEST, JobRunner, JobStateError
-from rvc.jobs.store import JobStore, NotFoundError
+from rvc.jobs.store import JobStore, NotFoundError, StoreOpenError
 
 __all__ = [
-    "INFERENCE_KIND", "PAUSE_REQUEST", "TERMINAL_STATUSES", "TRAINING_STEPS", "AsyncSubscription", "Event",
-    "JobRunner", "JobStateError", "JobStore", "Metric", "ModelRecord", "NotFoundError", "Page", "Progress",
-    "Subscription", "Task", "TaskStatus", "Training",
+    "ADMIN_ROLE", "GUEST_ROLE", "INFERENCE_KIND", "PAUSE_REQUEST", "TERMINAL_STATUSES", "TRAINING_STEPS",
+    "AsyncSubscription", "Event", "JobRunner", "JobStateError", "JobStore", "Metric", "ModelRecord", "NotFoundError",
+    "Owner", "Page", "Progress", "StoreOpenError", "Subscription", "Task", "TaskStatus", "Training",
 ]

@@ -54,6 +54,27 @@ class Progress:
     message: str = ""
 
 
+# The roles of logins and tokens (`rvc.api.auth.Role`): an admin sees every task, a guest only its own.
+ADMIN_ROLE, GUEST_ROLE = "admin", "guest"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who submitted a task, or who asks for one: a login's user name (None for a caller known by a token only,
+    which names a role, not a person) and its role. An admin sees every task; any other role only its own.
+    """
+
+    user: str | None
+    role: str
+
+    @property
+    def sees_all(self) -> bool:
+        return self.role == ADMIN_ROLE
+
+    def may_see(self, task: Task) -> bool:
+        return self.sees_all or task.owner == self
+
+
 @dataclass(frozen=True)
 class Task:
     """One job: what to run (kind, argv, params, resource) and how it went."""
@@ -72,6 +93,7 @@ class Task:
     pid: int | None = None
     result: dict[str, Any] | None = None
     training_id: str | None = None
+    owner: Owner | None = None  # None: submitted on a server without logins, or before owners were recorded
 
     @property
     def done(self) -> bool:

@@ -85,6 +85,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        "tasks' owner: who submitted them (a login's name and role; NULL on a server without logins)",
+        (
+            "ALTER TABLE tasks ADD COLUMN owner TEXT",
+            "ALTER TABLE tasks ADD COLUMN owner_role TEXT",
+            "CREATE INDEX tasks_owner ON tasks(owner_role, owner, created)",
+        ),
+    ),
 )
 
 

@@ -7,8 +7,10 @@ Rows come back as the dataclasses of `rvc.jobs.records`.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -23,6 +25,7 @@ from rvc.jobs.records import (
     Event,
     Metric,
     ModelRecord,
+    Owner,
     Page,
     Progress,
     Task,
@@ -32,7 +35,14 @@ from rvc.jobs.records import (
 from rvc.jobs.schema import MIGRATIONS, Migration, migrate
 
 BUSY_TIMEOUT_MS = 10_000
+FULL_DISK_BYTES = 1 << 20  # with less free space than this, an I/O error of SQLite means a full disk
 T = TypeVar("T")
+
+# SQLite's primary result codes that are about the file or its disk, not about the SQL.
+_DISK_CODES = frozenset(
+    {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM}
+)
+_NOT_A_DATABASE_CODES = frozenset({sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT})
 
 # The task columns `set_status` may change along with the status; everything else is fixed at submission.
 _STATUS_FIELDS = ("started", "finished", "error", "pid", "result")
@@ -40,6 +50,30 @@ _STATUS_FIELDS = ("started", "finished", "error", "pid", "result")
 
 class NotFoundError(LookupError):
     """No row with that id: the front ends answer 404 / "not found"."""
+
+
+class StoreOpenError(RuntimeError):
+    """The database cannot be opened or brought up to date because of its file or its disk (full, read-only, not a
+    database). The message names the file, the problem and what to do; the file was not deleted or overwritten.
+    """
+
+
+def _open_problem(path: Path, error: OSError | sqlite3.Error) -> str | None:
+    """What is wrong with the database file or its disk, and the remedy; None when the file is not the cause."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # an extended code keeps the primary one in its low byte
+    if code in _NOT_A_DATABASE_CODES:
+        return ("the file is not a SQLite database, or it is damaged: move it aside (rename it) and start again to "
+                "get a new, empty one")
+    if not isinstance(error, OSError) and code not in _DISK_CODES:
+        return None
+    folder = next(parent for parent in path.parents if parent.exists())
+    free = shutil.disk_usage(folder).free
+    if code == sqlite3.SQLITE_FULL or getattr(error, "errno", None) == errno.ENOSPC or free < FULL_DISK_BYTES:
+        return f"its disk is full ({free:,} bytes free): free some space there and start again"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return (f"the file or its folder {folder} is read-only for this user: make both writable, or set RVC_HOME "
+                "to a writable folder")
+    return "the disk could not be read or written: check the disk, its free space and the folder's permissions"
 
 
 def _json(value: Any) -> str:
@@ -57,6 +91,7 @@ def _task(row: sqlite3.Row) -> Task:
         progress=Progress(row["progress_done"], row["progress_total"], row["progress_stage"], row["progress_message"]),
         created=row["created"], started=row["started"], finished=row["finished"], error=row["error"],
         pid=row["pid"], result=_loads(row["result"]), training_id=row["training_id"],
+        owner=None if row["owner_role"] is None else Owner(row["owner"], row["owner_role"]),
     )
 
 
@@ -80,8 +115,9 @@ def _metric(row: sqlite3.Row) -> Metric:
     return Metric(row["training_id"], row["step"], row["epoch"], _loads(row["values"]), row["created"])
 
 
-def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    """`WHERE` for column filters; a filter is skipped when None and may be one value or several."""
+def _where(filters: dict[str, Any], exact: dict[str, Any] | None = None) -> tuple[str, list[Any]]:
+    """`WHERE` for column filters; a filter is skipped when None and may be one value or several. ``exact``:
+    columns that must hold one value, NULL included (`IS`)."""
     clauses, args = [], []
     for column, value in filters.items():
         if value is None:
@@ -89,6 +125,9 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
         values = [value] if isinstance(value, str) else list(value)
         clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
         args.extend(values)
+    for column, value in (exact or {}).items():
+        clauses.append(f"{column} IS ?")
+        args.append(value)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
 
@@ -96,19 +135,31 @@ class JobStore:
     """The web UI's database. Safe to share between threads; every method is one short transaction."""
 
     def __init__(self, path: str | os.PathLike, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+        """Open (or create) the file and apply the migrations it lacks; `StoreOpenError` when the file or its disk
+        is the problem.
+        """
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable at checkpoints, no fsync per event
-        self._db.execute("PRAGMA foreign_keys = ON")
-        with self._lock:
-            self.version = migrate(self._db, migrations)
+        connection = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+            connection.row_factory = sqlite3.Row
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable at checkpoints, no fsync per event
+            connection.execute("PRAGMA foreign_keys = ON")
+            self.version = migrate(connection, migrations)
+        except (OSError, sqlite3.Error) as error:
+            if connection is not None:
+                connection.close()
+            problem = _open_problem(self.path, error)
+            if problem is None:
+                raise
+            raise StoreOpenError(f"cannot open the database {self.path}: {problem} ({error})") from error
+        self._db = connection
 
     def close(self) -> None:
         with self._lock:
@@ -131,10 +182,10 @@ class JobStore:
 
     def _page(
         self, table: str, filters: dict[str, Any], order: str, limit: int | None, offset: int,
-        convert: Callable[[sqlite3.Row], T],
+        convert: Callable[[sqlite3.Row], T], exact: dict[str, Any] | None = None,
     ) -> Page[T]:
         """Rows ``offset`` to ``offset + limit`` (all when ``limit`` is None) and how many match in all."""
-        where, args = _where(filters)
+        where, args = _where(filters, exact)
         with self._lock:
             total = self._db.execute(f"SELECT COUNT(*) FROM {table}{where}", args).fetchone()[0]
             rows = self._db.execute(
@@ -176,11 +227,25 @@ class JobStore:
         limit: int | None = 50,
         offset: int = 0,
         oldest_first: bool = False,
+        owner: Owner | None = None,
     ) -> Page[Task]:
-        """Tasks newest first (or oldest first: the order the scheduler starts them), filtered."""
+        """Tasks newest first (or oldest first: the order the scheduler starts them), filtered; with ``owner``,
+        only the tasks that owner submitted (the store knows no roles: an admin's listing passes None)."""
         order = f"created {'ASC' if oldest_first else 'DESC'}, rowid {'ASC' if oldest_first else 'DESC'}"
         filters = {"status": status, "kind": kind, "training_id": training_id}
-        return self._page("tasks", filters, order, limit, offset, _task)
+        exact = None if owner is None else {"owner": owner.user, "owner_role": owner.role}
+        return self._page("tasks", filters, order, limit, offset, _task, exact)
+
+    def set_owner(self, task_id: str, owner: Owner) -> Task:
+        """Record who submitted a task (once, right after it was created; an owner never changes)."""
+        changed = self._execute(
+            "UPDATE tasks SET owner = ?, owner_role = ? WHERE id = ? AND owner_role IS NULL",
+            (owner.user, owner.role, task_id),
+        )
+        task = self.get_task(task_id)
+        if not changed:
+            raise ValueError(f"task {task_id} already has an owner: {task.owner}")
+        return task
 
     def set_status(self, task_id: str, status: TaskStatus, **fields: Any) -> bool:
         """Move a task to ``status`` (and set any of started/finished/error/pid/result) if the move is legal.

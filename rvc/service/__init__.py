@@ -5,6 +5,7 @@ Front ends import this package only (`from rvc import service`); its modules gro
 """
 
 from rvc.infer import F0_METHODS
+from rvc.jobs import ADMIN_ROLE, GUEST_ROLE, Owner, StoreOpenError
 from rvc.service.conversion import (
     AUTO_INDEX,
     Converter,
@@ -80,7 +81,8 @@ from rvc.service.trainings import (
 )
 
 __all__ = [
-    "f0_curves", "pretrained_for", "served_roots", "start_download",
+    "f0_curves", "pretrained_for", "served_roots", "start_download", "ADMIN_ROLE", "GUEST_ROLE", "Owner",
+    "StoreOpenError",
     "AUTO_INDEX", "F0_METHODS", "Conflict", "ConvertParams", "Converter", "NotAllowed", "NotFound",
     "PathNotAllowedError", "TooLarge", "UnsupportedMedia", "UploadWriter", "browse", "cancel_task", "client_path",
     "collect_inputs", "convert", "convert_batch", "create_training", "delete_model", "delete_task",

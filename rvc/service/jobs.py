@@ -17,7 +17,7 @@ from dataclasses import asdict
 from typing import Any
 
 from rvc.config import get_paths
-from rvc.jobs import JobRunner, JobStateError, JobStore, NotFoundError, Task
+from rvc.jobs import JobRunner, JobStateError, JobStore, NotFoundError, Owner, Task
 from rvc.security import serve_clients
 from rvc.service.errors import Conflict, NotFound
 from rvc.settings import load_settings
@@ -34,7 +34,9 @@ def start_jobs(max_cpu_jobs: int = 1, **options: Any) -> JobRunner:
 
     ``max_cpu_jobs`` is how many tasks may run on the CPU at once; ``options`` go to `JobRunner` (tests put
     stand-in commands there). A process with a runner serves clients, so from now on the model and index paths
-    that conversions are given must lie in the allowed roots too (`rvc.security.serve_clients`).
+    that conversions are given must lie in the allowed roots too (`rvc.security.serve_clients`). A database that
+    cannot be opened (full disk, read-only folder, not a database) raises `rvc.jobs.StoreOpenError`, whose
+    message says what to do.
     """
     global _runner
     if max_cpu_jobs < 1:
@@ -75,22 +77,25 @@ def job_errors() -> Iterator[None]:
 
 
 def task_dict(task: Task) -> dict[str, Any]:
-    """The task as plain data (timestamps in Unix seconds)."""
+    """The task as plain data (timestamps in Unix seconds; the owner as {"user", "role"} or None)."""
     return {
         "id": task.id, "kind": task.kind, "status": str(task.status), "progress": asdict(task.progress),
         "params": task.params, "created": task.created, "started": task.started, "finished": task.finished,
         "error": task.error, "result": task.result, "training_id": task.training_id,
+        "owner": None if task.owner is None else asdict(task.owner),
     }
 
 
 def submit(
     kind: str, argv: Sequence[str] | None = None, params: dict[str, Any] | None = None, resource: str = "cpu",
-    training_id: str | None = None,
+    training_id: str | None = None, owner: Owner | None = None,
 ) -> dict[str, Any]:
-    """Queue a task (see `JobRunner.submit`) and return it as `task_dict`."""
+    """Queue a task (see `JobRunner.submit`) and return it as `task_dict`; ``owner``: who submits it (None on a
+    server without logins). Until the owner is recorded, a moment later, only an admin sees the task."""
     with job_errors():
         active = runner()
-        return task_dict(active.get(active.submit(kind, argv, params, resource, training_id)))
+        task_id = active.submit(kind, argv, params, resource, training_id)
+        return task_dict(active.store.set_owner(task_id, owner) if owner is not None else active.get(task_id))
 
 
 def resource_of(devices: str) -> str:

@@ -3,6 +3,10 @@
 Everything a client sends is checked before a task is queued (the input path inside the allowed roots, the
 model present, the parameters in range, the index as wide as the model's features), so a mistake is an error
 at once rather than a task that fails a minute later.
+
+``owner`` (an `Owner`, optional everywhere) is who submits or who asks. None: a server without logins, or the
+server itself, which sees every task. An admin sees every task; a guest only those it submitted: another's task
+is "not found", exactly like an unknown id, so not even its existence is told.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from rvc.audio import SUPPORTED_OUTPUT_FORMATS
 from rvc.config import get_paths
 from rvc.infer import ParameterError
-from rvc.jobs import INFERENCE_KIND, TERMINAL_STATUSES, Task, TaskStatus
+from rvc.jobs import INFERENCE_KIND, TERMINAL_STATUSES, Owner, Task, TaskStatus
 from rvc.security import PathNotAllowedError
 from rvc.service.conversion import AUTO_INDEX, as_params, client_path, resolve_index
 from rvc.service.errors import Conflict, NotFound
@@ -27,31 +31,35 @@ from rvc.service.pages import check_window, page
 API_OUTPUTS = "api"  # conversions submitted as tasks write to outputs/api/<random>/, one folder per task
 
 
-def _task(task_id: str, kind: str | None = None) -> Task:
-    """The task, which must be of ``kind`` when given: an inference id asked for as a one-click task is unknown."""
+def _task(task_id: str, kind: str | None = None, owner: Owner | None = None) -> Task:
+    """The task, which must be of ``kind`` when given (an inference id asked for as a one-click task is unknown)
+    and one that ``owner`` may see."""
     with job_errors():
         task = runner().get(task_id)
-    if kind is not None and task.kind != kind:
+    if (kind is not None and task.kind != kind) or (owner is not None and not owner.may_see(task)):
         raise NotFound(f"task {task_id!r} not found")
     return task
 
 
-def get_task(task_id: str, kind: str | None = None) -> dict[str, Any]:
-    return task_dict(_task(task_id, kind))
+def get_task(task_id: str, kind: str | None = None, owner: Owner | None = None) -> dict[str, Any]:
+    return task_dict(_task(task_id, kind, owner))
 
 
-def list_tasks(kind: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0) -> dict:
-    """Tasks newest first, optionally of one kind and status."""
+def list_tasks(
+    kind: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0, owner: Owner | None = None
+) -> dict:
+    """Tasks newest first, optionally of one kind and status; a guest's own only."""
     check_window(limit, offset)
     if status is not None and status not in {str(s) for s in TaskStatus}:
         raise ValueError(f"status {status!r} is unknown: use one of {', '.join(TaskStatus)}")
-    found = runner().store.list_tasks(status=status, kind=kind, limit=limit, offset=offset)
+    only = None if owner is None or owner.sees_all else owner
+    found = runner().store.list_tasks(status=status, kind=kind, limit=limit, offset=offset, owner=only)
     return page([task_dict(task) for task in found.items], found.total, limit, offset)
 
 
-def cancel_task(task_id: str, kind: str | None = None) -> dict[str, Any]:
+def cancel_task(task_id: str, kind: str | None = None, owner: Owner | None = None) -> dict[str, Any]:
     """Cancel a queued or running task (a finished one is returned unchanged)."""
-    _task(task_id, kind)
+    _task(task_id, kind, owner)
     with job_errors():
         return task_dict(runner().cancel(task_id))
 
@@ -85,14 +93,15 @@ def _remove_task_folder(folder: Path) -> None:
 # --- events -------------------------------------------------------------------------------------------------
 
 
-def task_events(task_id: str, from_seq: int = 0) -> list[dict[str, Any]]:
+def task_events(task_id: str, from_seq: int = 0, owner: Owner | None = None) -> list[dict[str, Any]]:
     """The task's stored events from ``from_seq`` (the protocol line plus seq, task_id, created)."""
-    _task(task_id)
+    _task(task_id, owner=owner)
     return [event.to_dict() for event in runner().store.events(task_id, from_seq)]
 
 
-def follow_task(task_id: str, from_seq: int = 0) -> Iterator[dict[str, Any]]:
+def follow_task(task_id: str, from_seq: int = 0, owner: Owner | None = None) -> Iterator[dict[str, Any]]:
     """The task's events from ``from_seq``: the stored ones, then live ones, ending after the final one."""
+    _task(task_id, owner=owner)
     with job_errors():
         subscription = runner().subscribe(task_id, from_seq)
     with subscription:
@@ -101,7 +110,9 @@ def follow_task(task_id: str, from_seq: int = 0) -> Iterator[dict[str, Any]]:
 
 
 async def stream_task(task_id: str, from_seq: int = 0) -> AsyncIterator[dict[str, Any]]:
-    """`follow_task` for an event loop (SSE, WebSocket): the waiting happens off the loop's thread."""
+    """`follow_task` for an event loop (SSE, WebSocket): the waiting happens off the loop's thread. It does not
+    check an owner: a front end asks `get_task(task_id, owner=...)` first, to answer "not found" before streaming.
+    """
     with job_errors():
         async for event in runner().stream(task_id, from_seq):
             yield event.to_dict()
@@ -115,9 +126,9 @@ def is_final(event: dict[str, Any]) -> bool:
 # --- outputs ------------------------------------------------------------------------------------------------
 
 
-def task_outputs(task_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+def task_outputs(task_id: str, kind: str | None = None, owner: Owner | None = None) -> list[dict[str, Any]]:
     """The files a task announced (its artifact events) that still exist inside the allowed roots."""
-    _task(task_id, kind)
+    _task(task_id, kind, owner)
     outputs: dict[str, dict[str, Any]] = {}
     for event in runner().store.events(task_id):
         if event.type != "artifact":
@@ -132,9 +143,11 @@ def task_outputs(task_id: str, kind: str | None = None) -> list[dict[str, Any]]:
     return list(outputs.values())
 
 
-def task_output_file(task_id: str, name: str, kind: str | None = None, file_type: str | None = None) -> Path:
+def task_output_file(
+    task_id: str, name: str, kind: str | None = None, file_type: str | None = None, owner: Owner | None = None
+) -> Path:
     """One output of the task by file name (and artifact kind when given), for download."""
-    for output in task_outputs(task_id, kind):
+    for output in task_outputs(task_id, kind, owner):
         if output["name"] == name and file_type in (None, output["kind"]):
             return Path(output["path"])
     raise NotFound(f"task {task_id} has no output {name!r}")
@@ -149,8 +162,9 @@ def submit_conversion(
     params: dict[str, Any] | None = None,
     index: str | None = AUTO_INDEX,
     output_format: str = "wav",
+    owner: Owner | None = None,
 ) -> dict[str, Any]:
-    """Queue the conversion of one file with a model of `assets/weights`; returns the task.
+    """Queue the conversion of one file with a model of `assets/weights` for ``owner``; returns the task.
 
     ``index``: "auto" (the index named after the model, when there is one), None for none, or a path. The
     output goes to `outputs/api/<random>/<input>_<model>.<format>`, so tasks never overwrite each other's.
@@ -175,7 +189,7 @@ def submit_conversion(
         "input_path": str(source), "model": str(model), "output_path": str(output), "params": asdict(convert_params),
         "index": str(index_path) if index_path else None, "output_format": fmt,
     }
-    return submit(INFERENCE_KIND, params=request, resource=conversion_resource())
+    return submit(INFERENCE_KIND, params=request, resource=conversion_resource(), owner=owner)
 
 
 def _with_confined_f0_file(params: dict[str, Any] | None) -> dict[str, Any]:

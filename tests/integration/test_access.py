@@ -10,13 +10,16 @@ import os
 import re
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 import httpx
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -27,6 +30,11 @@ from tests.integration.conftest import start_webui, stop
 
 GUEST = ("visitor", "guest-pw-123")
 EVIL = "evil.example"
+CLIP = DATA_DIR / "voice_low" / "002.flac"
+# index, transpose, f0_method, index_rate, filter_radius, resample_sr, rms_mix_rate, protect, sid, noise_scale,
+# f0_file, output format: the Inference tab's inputs after the audio, the server path and the model
+CONVERT = ("none", 0, "pm", 0.75, 3, 0, 0.25, 0.33, 0, 0.66666, None, "wav")
+FILE_ROUTES = [("GET", "file="), ("HEAD", "file="), ("GET", "file/")]  # Gradio's file route, and its old spelling
 SECRETS = {  # what start-up prints -> the name of the secret
     "password": re.compile(r"WebUI login: user 'admin', password (\S+)"),
     "admin_token": re.compile(r"REST API token .*: (\S+)$"),
@@ -125,8 +133,8 @@ def test_the_api_needs_a_token_and_a_guest_may_only_convert(public: Public):
         assert api.post("/inference/tasks", json=request | {"audio_path": model_file}, headers=guest).status_code == 403
         task = created.json()["id"]
         assert api.get(f"/tasks/{task}", headers=guest).status_code == 200
-        assert api.post(f"/tasks/{task}/cancel", headers=guest).status_code == 403  # not its to stop
-        assert api.post(f"/tasks/{task}/cancel", headers=admin).status_code == 200
+        assert api.post(f"/tasks/{task}/cancel", headers=guest).status_code == 200  # its own
+        assert api.get(f"/tasks/{task}", headers=admin).json()["owner"] == {"user": None, "role": "guest"}
 
 
 def test_a_guest_session_may_look_but_not_train(public: Public):
@@ -141,6 +149,140 @@ def test_a_guest_session_may_look_but_not_train(public: Public):
     admin = Client(public.url, auth=("admin", public.secrets["password"]), verbose=False)
     with pytest.raises(AppError, match="not found"):  # past the role check, to the service
         admin.predict("no-such-task", api_name="/cancel_task")
+
+
+# --- the public server: whose tasks and files a guest reaches --------------------------------------------------
+
+class Owned(NamedTuple):
+    """What the admin and the guest made on the public server, each in their own way."""
+
+    admin_task: str  # a finished conversion the admin submitted with its API token
+    admin_output: Path  # the file it wrote, under outputs/api/
+    token_task: str  # a finished conversion submitted with the guest token
+    session_task: str  # a finished batch conversion the guest's page login submitted
+    guest_result_url: str  # the guest's own conversion on the Inference tab, as Gradio hands it to the browser
+
+
+def finished(api: httpx.Client, task_id: str, headers: dict[str, str], timeout_s: float = 60) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while (task := api.get(f"/tasks/{task_id}", headers=headers).json())["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"task {task_id} still {task['status']} after {timeout_s} s"
+        time.sleep(0.2)
+    return task
+
+
+def submit_conversion(api: httpx.Client, headers: dict[str, str]) -> str:
+    with open(CLIP, "rb") as file:
+        uploaded = api.post("/system/upload", files={"file": (CLIP.name, file)}, headers=headers).json()["path"]
+    request = {"model_id": "tiny", "audio_path": uploaded, "params": {"f0_method": "pm"}}
+    created = api.post("/inference/tasks", json=request, headers=headers)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+@pytest.fixture(scope="module")
+def owned(public: Public) -> Owned:
+    """The admin's and the guest's conversions: two API tasks and, at the same time, the guest's page session."""
+    admin, guest = bearer(public.secrets["admin_token"]), bearer(public.secrets["guest_token"])
+    session = Client(public.url, auth=GUEST, verbose=False, download_files=False)
+    with httpx.Client(base_url=f"{public.url}api/v2", timeout=60) as api:
+        admin_task, token_task = submit_conversion(api, admin), submit_conversion(api, guest)
+        audio, *_ = session.predict(handle_file(str(CLIP)), "", "tiny", *CONVERT, api_name="/convert")
+        summary, *_ = session.predict([handle_file(str(CLIP))], "", "tiny", *CONVERT, api_name="/convert_batch")
+        assert "1/1 converted" in summary
+        assert all(finished(api, task, admin)["status"] == "completed" for task in (admin_task, token_task))
+        tasks = api.get("/tasks", params={"limit": 100}, headers=admin).json()["items"]
+        session_task = next(task["id"] for task in tasks if task["owner"] == {"user": GUEST[0], "role": "guest"})
+        admin_output = Path(api.get(f"/inference/tasks/{admin_task}/outputs", headers=admin).json()[0]["path"])
+    return Owned(admin_task, admin_output, token_task, session_task, audio["url"])
+
+
+@contextmanager
+def page_session(url: str, user: str, password: str) -> Iterator[httpx.Client]:
+    """A browser logged in to the page (it holds Gradio's login cookie)."""
+    with httpx.Client(base_url=url, timeout=30) as browser:
+        assert browser.post("/login", data={"username": user, "password": password}).is_success
+        yield browser
+
+
+def test_tasks_record_who_submitted_them(public: Public, owned: Owned):
+    admin = bearer(public.secrets["admin_token"])
+    with httpx.Client(base_url=f"{public.url}api/v2", timeout=30) as api:
+        owners = {task: api.get(f"/tasks/{task}", headers=admin).json()["owner"]
+                  for task in (owned.admin_task, owned.token_task, owned.session_task)}
+    assert owners == {owned.admin_task: {"user": None, "role": "admin"},  # a token names a role, not a person
+                      owned.token_task: {"user": None, "role": "guest"},
+                      owned.session_task: {"user": GUEST[0], "role": "guest"}}
+
+
+def refused_by_page(session: Client, *inputs, api_name: str) -> bool:
+    """Whether the page answers a call with "not found" (as for an unknown id)."""
+    try:
+        session.predict(*inputs, api_name=api_name)
+    except AppError as error:
+        return "not found" in str(error)
+    return False
+
+
+def test_a_guest_lists_streams_and_cancels_only_its_own_tasks(public: Public, owned: Owned):
+    admin, guest = bearer(public.secrets["admin_token"]), bearer(public.secrets["guest_token"])
+    foreign, token = owned.admin_task, public.secrets["guest_token"]
+    refusals: list[bool] = []  # one per attempt to reach the admin's task as a guest
+    with httpx.Client(base_url=f"{public.url}api/v2", timeout=30) as api:
+        for path in ("/tasks", "/inference/tasks", "/tasks?kind=inference&status=completed"):
+            listed, everything = api.get(path, headers=guest).json(), api.get(path, headers=admin).json()["items"]
+            assert {foreign, owned.token_task} <= {task["id"] for task in everything}
+            own = [task["id"] for task in everything if task["owner"] == {"user": None, "role": "guest"}]
+            assert [task["id"] for task in listed["items"]] == own and listed["total"] == len(own) >= 1
+            refusals.append(foreign not in str(listed))
+        for method, path in [("GET", f"/tasks/{foreign}"), ("GET", f"/inference/tasks/{foreign}"),
+                             ("GET", f"/tasks/{foreign}/progress"), ("GET", f"/inference/tasks/{foreign}/outputs"),
+                             ("GET", f"/inference/tasks/{foreign}/outputs/{owned.admin_output.name}"),
+                             ("POST", f"/tasks/{foreign}/cancel"), ("POST", f"/inference/tasks/{foreign}/cancel")]:
+            answer = api.request(method, path, headers=guest)
+            refusals.append(answer.status_code == 404 and "not found" in answer.text)
+        refusals.append(api.get(f"/tasks/{foreign}/progress", params={"token": token}).status_code == 404)
+        with api.stream("GET", f"/tasks/{owned.token_task}/progress", headers=guest) as stream:  # its own: all of it
+            assert stream.status_code == 200 and "event: completed" in "".join(stream.iter_text())
+        assert api.get(f"/tasks/{foreign}", headers=admin).json()["status"] == "completed"  # no cancel reached it
+    with connect(f"{public.url.replace('http', 'ws', 1)}api/v2/ws/tasks/{foreign}/log?token={token}") as socket:
+        refusals.append("not found" in socket.recv(timeout=10))
+
+    session = Client(public.url, auth=GUEST, verbose=False, download_files=False)
+    table, text = session.predict("all", "all", 1, api_name="/list_tasks")
+    assert [row[0] for row in table["data"]] == [owned.session_task] and "1 task(s)" in text
+    refusals.append(foreign not in str(table))
+    refusals += [refused_by_page(session, foreign, api_name=name)
+                 for name in ("/task_detail", "/follow_task", "/cancel_task")]
+    assert "completed" in session.predict(owned.session_task, api_name="/task_detail")[0]
+    admin_session = Client(public.url, auth=("admin", public.secrets["password"]), verbose=False)
+    everything = admin_session.predict("all", "all", 1, api_name="/list_tasks")[0]["data"]
+    assert {foreign, owned.session_task, owned.token_task} <= {row[0] for row in everything}
+    print(f"foreign task reads by a guest: {len(refusals)} tried, {sum(refusals)} refused")
+    assert refusals == [True] * 16
+
+
+def test_a_guest_downloads_no_server_file_by_path(public: Public, owned: Owned):
+    training_log = public.home / "logs" / "voice" / "train.log"  # what a training run leaves in logs/
+    training_log.parent.mkdir(parents=True, exist_ok=True)
+    training_log.write_text("epoch 1 loss_g 31.2\n")
+    files = [public.home / "assets" / "weights" / "tiny.pth", owned.admin_output, training_log,
+             public.home / "logs" / "webui.db"]
+    cached = httpx.URL(owned.guest_result_url).path.removeprefix("/gradio_api/file=")
+    # out of Gradio's cache and into the models by "..", escaped so that the client sends it as it is
+    sneaky = f"{cached}{'/%2E%2E' * cached.count('/')}{files[0]}"
+    admin_login = ("admin", public.secrets["password"])
+    with page_session(public.url, *GUEST) as guest, page_session(public.url, *admin_login) as admin:
+        answers = [(guest.request(method, f"/gradio_api/{route}{path}").status_code,
+                    admin.request(method, f"/gradio_api/{route}{path}").status_code)
+                   for path in [*map(str, files), sneaky] for method, route in FILE_ROUTES]
+        own = guest.get(owned.guest_result_url)
+        assert own.status_code == 200 and own.content[:4] == b"RIFF"  # its own result, from Gradio's cache
+        assert admin.get(owned.guest_result_url).status_code == 200
+    assert httpx.get(owned.guest_result_url).status_code == 401  # no login, no file
+    refused = sum(guest_status == 403 for guest_status, _ in answers)
+    print(f"guest file-route requests by path: {len(answers)} tried, {refused} refused")
+    assert answers == [(403, 200)] * len(answers) and len(answers) == 15
 
 
 # --- the loopback server: DNS rebinding -----------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""Any task by id, its progress as Server-Sent Events, and live log lines over WebSockets."""
+"""Any task by id, its progress as Server-Sent Events, and live log lines over WebSockets.
+
+A guest lists, reads, follows and cancels only the tasks it submitted; another's task is a 404 (`caller_owner`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from fastapi import APIRouter, Header, Query, WebSocket
 from fastapi.responses import StreamingResponse
 
 from rvc import service
-from rvc.api.auth import ADMIN_ONLY
+from rvc.api.auth import CallerOwner
 from rvc.api.common import MAX_INT64, PageQuery
 from rvc.api.schemas import ERRORS, Page, TaskOut
 from rvc.api.sse import progress_stream
@@ -20,18 +23,18 @@ NOT_FOUND_CLOSE = 4404  # WebSocket close code of an unknown id (4000-4999 are t
 
 
 @router.get("/tasks", response_model=Page[TaskOut])
-def list_tasks(page: PageQuery, kind: str | None = None, status: str | None = None) -> dict:
-    return service.list_tasks(kind, status, page.limit, page.offset)
+def list_tasks(page: PageQuery, owner: CallerOwner, kind: str | None = None, status: str | None = None) -> dict:
+    return service.list_tasks(kind, status, page.limit, page.offset, owner=owner)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)
-def get_task(task_id: str) -> dict:
-    return service.get_task(task_id)
+def get_task(task_id: str, owner: CallerOwner) -> dict:
+    return service.get_task(task_id, owner=owner)
 
 
-@router.post("/tasks/{task_id}/cancel", response_model=TaskOut, dependencies=ADMIN_ONLY)
-def cancel(task_id: str) -> dict:
-    return service.cancel_task(task_id)
+@router.post("/tasks/{task_id}/cancel", response_model=TaskOut)
+def cancel(task_id: str, owner: CallerOwner) -> dict:
+    return service.cancel_task(task_id, owner=owner)
 
 
 EVENT_STREAM = {200: {"content": {"text/event-stream": {}}, "description": "the task's events (see rvc.api.sse)"}}
@@ -40,11 +43,13 @@ EVENT_STREAM = {200: {"content": {"text/event-stream": {}}, "description": "the 
 @router.get("/tasks/{task_id}/progress", response_class=StreamingResponse, responses=EVENT_STREAM)
 async def progress(
     task_id: str,
+    owner: CallerOwner,
     from_seq: int = Query(0, ge=0, le=MAX_INT64, description="the first event to send (0: the whole history)"),
     last_event_id: str | None = Header(None, description="sent by a reconnecting EventSource"),
 ) -> StreamingResponse:
     """The task's history, then its live events, ending after the final one (completed, failed, cancelled...)."""
-    await asyncio.to_thread(service.get_task, task_id)  # an unknown id is a 404, before the stream starts
+    # an unknown id, or another's task, is a 404 before the stream starts
+    await asyncio.to_thread(service.get_task, task_id, owner=owner)
     if last_event_id is not None and last_event_id.isascii() and last_event_id.isdigit():
         from_seq = min(int(last_event_id) + 1, MAX_INT64)
     return StreamingResponse(progress_stream(task_id, from_seq), media_type="text/event-stream",
@@ -85,11 +90,12 @@ async def push(websocket: WebSocket, events: AsyncIterator[dict[str, Any]]) -> N
         await websocket.close()
 
 
-async def _accept_known(websocket: WebSocket, check: Callable[[str], object], identifier: str) -> bool:
-    """Accept the connection; for an unknown id, say so and close with `NOT_FOUND_CLOSE`."""
+async def _accept_known(websocket: WebSocket, check: Callable[..., object], identifier: str, **options: Any) -> bool:
+    """Accept the connection; for an unknown id (``check(identifier, **options)`` says), say so and close with
+    `NOT_FOUND_CLOSE`."""
     await websocket.accept()
     try:
-        await asyncio.to_thread(check, identifier)
+        await asyncio.to_thread(check, identifier, **options)
     except service.NotFound as error:
         await websocket.send_json({"type": "error", "detail": str(error)})
         await websocket.close(NOT_FOUND_CLOSE, str(error))
@@ -98,9 +104,11 @@ async def _accept_known(websocket: WebSocket, check: Callable[[str], object], id
 
 
 @router.websocket("/ws/tasks/{task_id}/log")
-async def task_log(websocket: WebSocket, task_id: str, from_seq: int = Query(0, ge=0, le=MAX_INT64)) -> None:
+async def task_log(
+    websocket: WebSocket, task_id: str, owner: CallerOwner, from_seq: int = Query(0, ge=0, le=MAX_INT64)
+) -> None:
     """The task's log lines (history first), then a final status message, then the server closes."""
-    if await _accept_known(websocket, service.get_task, task_id):
+    if await _accept_known(websocket, service.get_task, task_id, owner=owner):
         await push(websocket, service.stream_task(task_id, from_seq))
 
 

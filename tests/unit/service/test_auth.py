@@ -23,12 +23,14 @@ from rvc.api.auth import (
 from tests.unit.service.conftest import write_wav
 
 ADMIN, GUEST = {"Authorization": "Bearer admin-secret"}, {"Authorization": "Bearer guest-secret"}
-# what a guest may call: convert, follow tasks, list models, upload audio, the machine's info
+# what a guest may call: convert, follow and cancel its tasks, list models, upload audio, the machine's info
 GUEST_ROUTES = {
     ("POST", "/inference/tasks"), ("GET", "/inference/tasks"), ("GET", "/inference/tasks/{task_id}"),
     ("GET", "/inference/tasks/{task_id}/outputs"), ("GET", "/inference/tasks/{task_id}/outputs/{filename}"),
+    ("POST", "/inference/tasks/{task_id}/cancel"),
     ("GET", "/models"), ("GET", "/models/{model_id}"), ("GET", "/indexes"),
     ("GET", "/tasks"), ("GET", "/tasks/{task_id}"), ("GET", "/tasks/{task_id}/progress"),
+    ("POST", "/tasks/{task_id}/cancel"),
     ("GET", "/system/info"), ("POST", "/system/upload"),
 }
 

@@ -8,7 +8,8 @@ STEPS = ("none", "preprocessed", "extracted", "trained", "indexed", "exported")
 
 
 class FakeService:
-    """Trainings and tasks as dicts; each started task "runs" as a scripted list of events."""
+    """Trainings and tasks as dicts; each started task "runs" as a scripted list of events. Tasks have no owner
+    here (``owner`` is accepted and ignored): ownership is tested against the real service."""
 
     def __init__(self, events: list[dict] | None = None) -> None:
         self.trainings: dict[str, dict] = {}
@@ -33,7 +34,7 @@ class FakeService:
         self.tasks[task_id] = task
         return dict(task)
 
-    def get_task(self, task_id: str) -> dict:
+    def get_task(self, task_id: str, owner=None) -> dict:
         if task_id not in self.tasks:
             raise LookupError(f"task {task_id!r} not found")
         return dict(self.tasks[task_id])
@@ -49,19 +50,19 @@ class FakeService:
                 task["progress"] = {k: event[k] for k in ("done", "total", "stage", "message")}
             yield flat
 
-    def task_outputs(self, task_id: str) -> list[dict]:
+    def task_outputs(self, task_id: str, owner=None) -> list[dict]:
         paths = [e["path"] for e in self.script if e["type"] == "artifact"]
         return [{"name": p.rsplit("/", 1)[-1], "path": p, "kind": e.get("kind", "file"), "size_bytes": 1}
                 for p, e in zip(paths, [e for e in self.script if e["type"] == "artifact"], strict=True)]
 
-    def task_events(self, task_id: str, from_seq: int = 0) -> list[dict]:
+    def task_events(self, task_id: str, from_seq: int = 0, owner=None) -> list[dict]:
         return [{**e, "task_id": task_id, "seq": i, "created": 0.0} for i, e in enumerate(self.script)]
 
-    def list_tasks(self, kind=None, status=None, limit=50, offset=0) -> dict:
+    def list_tasks(self, kind=None, status=None, limit=50, offset=0, owner=None) -> dict:
         items = [t for t in self.tasks.values() if kind in (None, t["kind"]) and status in (None, t["status"])]
         return {"items": items[offset:offset + limit], "total": len(items), "limit": limit, "offset": offset}
 
-    def cancel_task(self, task_id: str) -> dict:
+    def cancel_task(self, task_id: str, owner=None) -> dict:
         self.tasks[task_id]["status"] = "cancelled"
         return self.get_task(task_id)
 
@@ -131,7 +132,8 @@ class FakeService:
         return Path(path)
 
     def get_settings(self) -> dict:
-        return {"default_f0_method": "rmvpe", "device": "auto", "upload_limit_mb": 1, "allowed_paths": []}
+        return {"default_f0_method": "rmvpe", "device": "auto", "upload_limit_mb": 1, "allowed_paths": [],
+                "compile_decoder": False}
 
     def save_upload(self, filename, stream, limit_bytes=None, folder=None) -> dict:
         data = stream.read()
