@@ -76,7 +76,9 @@ class Generator(nn.Module):
     def compile_windows(self, enabled: bool = True) -> None:
         """Run full-width windows through ``torch.compile`` (static shapes: one graph per model and window width),
         or back in eager mode. Compiling happens at the first window, not here."""
-        self._compiled_decode = torch.compile(self._decode, dynamic=False) if enabled else None
+        # freezing: the weights become constants, so the CPU convolutions get pre-packed weights (inference only)
+        compiled = torch.compile(self._decode, dynamic=False, options={"freezing": True}) if enabled else None
+        self._compiled_decode = compiled
 
     def forward(
         self,
