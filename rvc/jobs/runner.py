@@ -41,7 +41,7 @@ from rvc.config import PROJECT_ROOT, Paths, get_paths
 from rvc.jobs.fanout import AsyncSubscription, EventHub, Subscription
 from rvc.jobs.inference import InferenceWorker
 from rvc.jobs.process import GroupProcess, describe_exit, log_event, parse_line, pump
-from rvc.jobs.records import STATUS_EVENT, Event, Progress, Task, TaskStatus
+from rvc.jobs.records import STATUS_EVENT, Event, Owner, Progress, Task, TaskStatus
 from rvc.jobs.store import JobStore
 
 logger = logging.getLogger("rvc.jobs")
@@ -192,8 +192,9 @@ class JobRunner:
         params: Mapping[str, Any] | None = None,
         resource: str = "cpu",
         training_id: str | None = None,
+        owner: Owner | None = None,
     ) -> str:
-        """Queue a task; return its id.
+        """Queue a task (``owner``: who submits it, None without logins); return its id.
 
         ``argv`` are the arguments of ``python -m rvc`` (e.g. ``["train", "-e", "alice", ...]``). For kind
         "inference" there is no argv: ``params`` is the worker request (input_path, model, output_path,
@@ -213,7 +214,7 @@ class JobRunner:
         if experiment is not None and (not experiment or Path(experiment).name != experiment):
             raise ValueError(f"experiment {experiment!r} must be a folder name under logs/")
         with self._changed:  # the scheduler must not see the task before its "queued" event is out
-            task = self.store.create_task(kind, list(argv or []), params, resource, training_id)
+            task = self.store.create_task(kind, list(argv or []), params, resource, training_id, owner)
             self._hub.publish(task.id, STATUS_EVENT, {"status": TaskStatus.QUEUED})
             self._changed.notify_all()
         return task.id

@@ -206,13 +206,16 @@ class JobStore:
     # --- tasks --------------------------------------------------------------------------------------------
 
     def create_task(
-        self, kind: str, argv: Sequence[str], params: dict[str, Any], resource: str, training_id: str | None = None
+        self, kind: str, argv: Sequence[str], params: dict[str, Any], resource: str, training_id: str | None = None,
+        owner: Owner | None = None,
     ) -> Task:
+        """A queued task; ``owner``: who submits it (None on a server without logins), fixed from the start."""
         task_id = uuid.uuid4().hex
         self._execute(
-            "INSERT INTO tasks (id, kind, status, params, argv, resource, created, training_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (task_id, kind, TaskStatus.QUEUED, _json(params), _json(list(argv)), resource, time.time(), training_id),
+            "INSERT INTO tasks (id, kind, status, params, argv, resource, created, training_id, owner, owner_role) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (task_id, kind, TaskStatus.QUEUED, _json(params), _json(list(argv)), resource, time.time(), training_id,
+             owner and owner.user, owner and owner.role),
         )
         return self.get_task(task_id)
 
@@ -235,17 +238,6 @@ class JobStore:
         filters = {"status": status, "kind": kind, "training_id": training_id}
         exact = None if owner is None else {"owner": owner.user, "owner_role": owner.role}
         return self._page("tasks", filters, order, limit, offset, _task, exact)
-
-    def set_owner(self, task_id: str, owner: Owner) -> Task:
-        """Record who submitted a task (once, right after it was created; an owner never changes)."""
-        changed = self._execute(
-            "UPDATE tasks SET owner = ?, owner_role = ? WHERE id = ? AND owner_role IS NULL",
-            (owner.user, owner.role, task_id),
-        )
-        task = self.get_task(task_id)
-        if not changed:
-            raise ValueError(f"task {task_id} already has an owner: {task.owner}")
-        return task
 
     def set_status(self, task_id: str, status: TaskStatus, **fields: Any) -> bool:
         """Move a task to ``status`` (and set any of started/finished/error/pid/result) if the move is legal.

@@ -91,11 +91,10 @@ def submit(
     training_id: str | None = None, owner: Owner | None = None,
 ) -> dict[str, Any]:
     """Queue a task (see `JobRunner.submit`) and return it as `task_dict`; ``owner``: who submits it (None on a
-    server without logins). Until the owner is recorded, a moment later, only an admin sees the task."""
+    server without logins)."""
     with job_errors():
         active = runner()
-        task_id = active.submit(kind, argv, params, resource, training_id)
-        return task_dict(active.store.set_owner(task_id, owner) if owner is not None else active.get(task_id))
+        return task_dict(active.get(active.submit(kind, argv, params, resource, training_id, owner)))
 
 
 def resource_of(devices: str) -> str:

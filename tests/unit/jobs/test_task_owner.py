@@ -6,8 +6,6 @@ import json
 import sqlite3
 import time
 
-import pytest
-
 from rvc.jobs import ADMIN_ROLE, GUEST_ROLE, JobStore, Owner, Progress, Task, TaskStatus
 from rvc.jobs.schema import MIGRATIONS, migrate
 
@@ -50,21 +48,20 @@ def test_an_old_database_opens_with_its_tasks_ownerless(tmp_path):
         assert [row[0] for row in connection.execute("SELECT version FROM schema_version")] == [1, 2]
 
 
-def test_owners_are_recorded_once_and_filter_the_list(tmp_path):
+def test_owners_are_recorded_at_creation_and_filter_the_list(tmp_path):
     store = JobStore(tmp_path / "webui.db")
     ids = {}
     for name, owner in (("alice", ALICE), ("bob", BOB), ("token", TOKEN_GUEST), ("admin", Owner("root", ADMIN_ROLE))):
-        ids[name] = store.create_task("inference", [], {}, "cpu").id
-        assert store.set_owner(ids[name], owner).owner == owner
+        task = store.create_task("inference", [], {}, "cpu", owner=owner)
+        assert task.owner == owner
+        ids[name] = task.id
     ids["none"] = store.create_task("inference", [], {}, "cpu").id
     assert [t.id for t in store.list_tasks(owner=ALICE).items] == [ids["alice"]]
     assert [t.id for t in store.list_tasks(owner=TOKEN_GUEST).items] == [ids["token"]]  # NULL user matched by IS
     assert store.list_tasks(owner=Owner("alice", ADMIN_ROLE)).total == 0  # the same name in another role differs
     assert store.list_tasks().total == 5
     assert store.list_tasks(owner=BOB, status="queued", kind="inference").total == 1
-    with pytest.raises(ValueError, match="already has an owner"):
-        store.set_owner(ids["alice"], BOB)
-    assert store.get_task(ids["alice"]).owner == ALICE
+    assert store.get_task(ids["alice"]).owner == ALICE and store.get_task(ids["none"]).owner is None
     store.close()
 
 
