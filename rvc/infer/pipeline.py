@@ -141,11 +141,13 @@ def convert_audio(
             if seg_pitch is not None:
                 seg_pitch, seg_pitchf = seg_pitch[:, :p_len], seg_pitchf[:, :p_len]
             start = timer.add("index", start)
+            # the padding is context for the encoders; the decoder makes only the real frames' audio
+            keep = (pad_frames, pad_frames + _real_frames(segment, plan, number, frames, pad_frames))
             out = _synthesize(
-                synthesizer, phone, torch.tensor([p_len], device=device), seg_pitch, seg_pitchf, sid, params.noise_scale
+                synthesizer, phone, torch.tensor([p_len], device=device), seg_pitch, seg_pitchf, sid,
+                params.noise_scale, keep,
             )
-        real_frames = _real_frames(segment, plan, number, frames, pad_frames)
-        piece = out[0, 0, pad_frames * hop : (pad_frames + real_frames) * hop]
+        piece = out[0, 0]
         offset = segment.frame_start * hop
         output[offset : offset + piece.shape[0]] = piece.float().cpu().numpy()
         # The heap keeps each segment's freed buffers (their sizes differ): ~30 MB a segment, 1.2 GB over ten
@@ -176,17 +178,18 @@ def _synthesize(
     pitchf: torch.Tensor | None,
     sid: torch.Tensor,
     noise_scale: float,
+    keep: tuple[int, int],
 ) -> torch.Tensor:
-    """One segment's audio. A half-precision model whose latents leave fp16's range (a wide prior times the noise,
+    """One segment's audio (frames ``keep`` of it). A half-precision model whose latents leave fp16's range (a wide prior times the noise,
     say) gives inf/NaN: it then switches to float32 for good (it is shared: later conversions use float32 too) and
     the segment is made again, where the original would write noise or fail at the end."""
     dtype = next(synthesizer.parameters()).dtype
-    out = synthesizer.infer(phone.to(dtype), lengths, pitch, pitchf, sid, noise_scale)
+    out = synthesizer.infer(phone.to(dtype), lengths, pitch, pitchf, sid, noise_scale, keep)
     if dtype != torch.float16 or torch.isfinite(out).all():
         return out
     logger.warning("the model overflows half precision (inf/NaN audio): it runs in float32 from now on")
     synthesizer.float()
-    return synthesizer.infer(phone.float(), lengths, pitch, pitchf, sid, noise_scale)
+    return synthesizer.infer(phone.float(), lengths, pitch, pitchf, sid, noise_scale, keep)
 
 
 def _real_frames(segment, plan, number: int, total_frames: int, pad_frames: int) -> int:

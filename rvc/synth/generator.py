@@ -6,9 +6,12 @@ float rounding, about 1e-6) while its activations stay small: at 40k one second 
 in 32-256 channels per stage, and a 15 s pass holds several 90 MB arrays at once. The harmonic source is made
 once for the whole latent, so its phase runs on across windows.
 
-Every window has the same width (chunk + context on both sides; the first and last are shifted inwards), so
-``compile_windows()`` can hand them to ``torch.compile`` as one static shape: one compilation per model, then fused
-elementwise passes on every window (an opt-in setting: compiling takes about a minute on a CPU).
+Only the frames asked for are decoded (``keep``): the pipeline pads every segment with a second of context on each
+side for the encoders, and decoding that padding only to trim it would be 10-20% of the decoder's work. Eager
+windows split the kept frames evenly. Compiled windows all have one width (chunk + context on both sides; the
+first and last are shifted inwards), so ``compile_windows()`` hands them to ``torch.compile`` as one static shape:
+one compilation per model, then fused elementwise passes on every window (an opt-in setting: compiling takes about
+a minute on a CPU).
 """
 
 from __future__ import annotations
@@ -87,29 +90,57 @@ class Generator(nn.Module):
         g: torch.Tensor | None = None,
         deterministic: bool = False,
         chunk_frames: int | None = None,
+        keep: tuple[int, int] | None = None,
     ) -> torch.Tensor:
-        """Latent [B, C, T] (+ f0 [B, T] Hz) -> audio [B, 1, T * upp]; in windows of ``chunk_frames`` if given."""
+        """Latent [B, C, T] (+ f0 [B, T] Hz) -> audio [B, 1, T * upp], in windows of about ``chunk_frames`` if
+        given. ``keep=(start, stop)`` decodes only those frames' audio, [B, 1, (stop - start) * upp]: the frames
+        around them are read as context only (a padded segment's padding is never decoded, just trimmed)."""
         source = None
         if hasattr(self, "m_source"):
             if f0 is None:
                 raise ValueError("this decoder needs an f0 track")
+            # made for the whole latent, so the sine's phase is the same whichever part is decoded
             source = self.m_source(f0, self.upp, deterministic).transpose(1, 2)
         frames = x.shape[-1]
-        width = None if chunk_frames is None else chunk_frames + 2 * self.context_frames
-        if width is None or frames <= width:
-            return self._decode(x, source, g)
+        keep_start, keep_stop = (0, frames) if keep is None else (max(0, keep[0]), min(frames, keep[1]))
+        if keep_stop <= keep_start:
+            raise ValueError(f"nothing to decode: frames {keep} of a {frames}-frame latent")
         pieces = []
-        for start in range(0, frames, chunk_frames):
-            stop = min(frames, start + chunk_frames)
-            left = min(max(0, start - self.context_frames), frames - width)
-            right = left + width
+        for left, right, start, stop in self._windows(frames, keep_start, keep_stop, chunk_frames):
             window_source = None if source is None else source[..., left * self.upp : right * self.upp]
-            audio = self._decode_window(x[..., left:right], window_source, g)
+            full_width = chunk_frames is not None and right - left == chunk_frames + 2 * self.context_frames
+            audio = self._decode_window(x[..., left:right], window_source, g, full_width)
             pieces.append(audio[..., (start - left) * self.upp : (stop - left) * self.upp])
-        return torch.cat(pieces, dim=-1)
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)
 
-    def _decode_window(self, x: torch.Tensor, source: torch.Tensor | None, g: torch.Tensor | None) -> torch.Tensor:
-        if self._compiled_decode is not None:
+    def _windows(
+        self, frames: int, keep_start: int, keep_stop: int, chunk_frames: int | None
+    ) -> list[tuple[int, int, int, int]]:
+        """(left, right, start, stop) per window: decode latent[left:right] and keep its frames start:stop.
+
+        Eager windows split the kept frames evenly (a 940-frame segment in 300-frame chunks: four of 235, not three
+        of 300 and a full-width one for 40). Compiled windows all have one width (the first and last shifted
+        inwards) so that one graph serves them all."""
+        context = self.context_frames
+        if chunk_frames is None or (self.compiled and frames <= chunk_frames + 2 * context):
+            return [(max(0, keep_start - context), min(frames, keep_stop + context), keep_start, keep_stop)]
+        kept = keep_stop - keep_start
+        step = chunk_frames if self.compiled else math.ceil(kept / math.ceil(kept / chunk_frames))
+        windows = []
+        for start in range(keep_start, keep_stop, step):
+            stop = min(keep_stop, start + step)
+            if self.compiled:
+                width = chunk_frames + 2 * context
+                left = min(max(0, start - context), frames - width)
+                windows.append((left, left + width, start, stop))
+            else:
+                windows.append((max(0, start - context), min(frames, stop + context), start, stop))
+        return windows
+
+    def _decode_window(
+        self, x: torch.Tensor, source: torch.Tensor | None, g: torch.Tensor | None, full_width: bool
+    ) -> torch.Tensor:
+        if self._compiled_decode is not None and full_width:
             try:
                 return self._compiled_decode(x, source, g)
             except Exception as error:  # noqa: BLE001 - no C++ compiler, an op inductor lacks...: eager still works

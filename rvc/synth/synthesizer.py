@@ -99,9 +99,10 @@ class Synthesizer(nn.Module):
         sid: torch.Tensor,
         noise_scale: float = DEFAULT_NOISE_SCALE,
         chunk_frames: int | None = DECODER_CHUNK_FRAMES,
+        keep: tuple[int, int] | None = None,
     ) -> InferenceOutput:
         """Like `infer`, also returning the latents. ``noise_scale=0`` is fully deterministic; ``chunk_frames``
-        is the decoder's window (None: one pass)."""
+        is the decoder's window (None: one pass); ``keep=(start, stop)`` decodes only those frames' audio."""
         if self.config.f0 and (pitch is None or pitchf is None):
             raise ValueError("this model was trained with f0: pass pitch (coarse) and pitchf (Hz)")
         if not self.config.f0:
@@ -113,7 +114,9 @@ class Synthesizer(nn.Module):
         else:
             z_p = m_p * x_mask
         z = self.flow(z_p, x_mask, g=g, reverse=True)
-        audio = self.dec(z * x_mask, pitchf, g=g, deterministic=noise_scale == 0, chunk_frames=chunk_frames)
+        audio = self.dec(
+            z * x_mask, pitchf, g=g, deterministic=noise_scale == 0, chunk_frames=chunk_frames, keep=keep
+        )
         return InferenceOutput(audio, x_mask, z, z_p, m_p, logs_p)
 
     def infer(
@@ -124,9 +127,11 @@ class Synthesizer(nn.Module):
         pitchf: torch.Tensor | None,
         sid: torch.Tensor,
         noise_scale: float = DEFAULT_NOISE_SCALE,
+        keep: tuple[int, int] | None = None,
     ) -> torch.Tensor:
-        """Convert: phone [B, T, 256|768], lengths [B], pitch [B, T] int, pitchf [B, T] Hz -> [B, 1, T*hop]."""
-        return self.infer_detailed(phone, phone_lengths, pitch, pitchf, sid, noise_scale).audio
+        """Convert: phone [B, T, 256|768], lengths [B], pitch [B, T] int, pitchf [B, T] Hz -> [B, 1, T*hop]
+        (only frames ``keep=(start, stop)``: [B, 1, (stop - start)*hop])."""
+        return self.infer_detailed(phone, phone_lengths, pitch, pitchf, sid, noise_scale, keep=keep).audio
 
     def forward(
         self,

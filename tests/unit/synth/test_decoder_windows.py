@@ -47,15 +47,64 @@ def test_receptive_field_grows_with_the_widest_block():
         assert 10 <= receptive_frames(config) <= 25  # 14-19 frames for the ecosystem's configs
 
 
-def test_windows_all_have_one_width(monkeypatch):
-    """One static shape for torch.compile: the first and last windows are shifted inwards, not cut short."""
-    model = load_synthesizer(tiny_pth("tiny_v2_f0_40k"))
+def _window_widths(monkeypatch, model, chunk_frames, keep=None):
     widths = []
     decode = model.dec._decode
     monkeypatch.setattr(model.dec, "_decode", lambda x, source, g: widths.append(x.shape[-1]) or decode(x, source, g))
     latent, f0 = torch.randn(1, model.config.inter_channels, FRAMES), torch.full((1, FRAMES), 150.0)
-    _decode(model, latent, f0, 17)
+    g = model.speaker_embedding(torch.tensor([0]))
+    with torch.inference_mode():
+        model.dec(latent, f0, g=g, deterministic=True, chunk_frames=chunk_frames, keep=keep)
+    return widths
+
+
+def test_eager_windows_split_the_frames_evenly(monkeypatch):
+    """173 frames in chunks of 64: three windows of 58 kept frames (not 64, 64 and a full-width one for 45)."""
+    model = load_synthesizer(tiny_pth("tiny_v2_f0_40k"))
+    context = model.dec.context_frames
+    assert _window_widths(monkeypatch, model, 64) == [58 + context, 58 + 2 * context, 57 + context]
+
+
+def test_compiled_windows_all_have_one_width(monkeypatch):
+    """One static shape for torch.compile: the first and last windows are shifted inwards, not cut short."""
+    model = load_synthesizer(tiny_pth("tiny_v2_f0_40k"))
+    widths = []
+    monkeypatch.setattr(model.dec, "_compiled_decode", lambda x, source, g: widths.append(x.shape[-1]) or x[:, :1])
+    latent, f0 = torch.randn(1, model.config.inter_channels, FRAMES), torch.full((1, FRAMES), 150.0)
+    with torch.inference_mode():
+        model.dec(latent, f0, g=model.speaker_embedding(torch.tensor([0])), deterministic=True, chunk_frames=17)
     assert widths == [17 + 2 * model.dec.context_frames] * -(-FRAMES // 17)
+
+
+@pytest.mark.parametrize("name", ["tiny_v1_nof0_40k", "tiny_v2_f0_40k"])
+@pytest.mark.parametrize("chunk_frames", [None, 17, 64])
+def test_keep_decodes_only_those_frames_with_the_same_samples(name, chunk_frames):
+    """A padded segment's kept frames: the samples of the whole pass, cut out, whatever the windows."""
+    model = load_synthesizer(tiny_pth(name))
+    generator = torch.Generator().manual_seed(2)
+    latent = torch.randn(1, model.config.inter_channels, FRAMES, generator=generator)
+    f0 = 80 + 300 * torch.rand(1, FRAMES, generator=generator)
+    whole = _decode(model, latent, f0, None)
+    upp = model.dec.upp
+    g = model.speaker_embedding(torch.tensor([0]))
+    for keep in ((40, 133), (0, 50), (120, FRAMES), (5, 6)):
+        with torch.inference_mode():
+            part = model.dec(latent, f0 if model.config.f0 else None, g=g, deterministic=True,
+                             chunk_frames=chunk_frames, keep=keep)
+        torch.testing.assert_close(part, whole[..., keep[0] * upp : keep[1] * upp], atol=2e-6, rtol=0)
+
+
+def test_keep_reads_only_the_context_it_needs(monkeypatch):
+    model = load_synthesizer(tiny_pth("tiny_v2_f0_40k"))
+    context = model.dec.context_frames
+    assert _window_widths(monkeypatch, model, None, keep=(60, 100)) == [40 + 2 * context]
+
+
+def test_keeping_nothing_is_refused():
+    model = load_synthesizer(tiny_pth("tiny_v2_f0_40k"))
+    latent, f0 = torch.randn(1, model.config.inter_channels, FRAMES), torch.full((1, FRAMES), 150.0)
+    with pytest.raises(ValueError, match="nothing to decode"):
+        model.dec(latent, f0, g=model.speaker_embedding(torch.tensor([0])), keep=(FRAMES, FRAMES + 5))
 
 
 @pytest.mark.slow
