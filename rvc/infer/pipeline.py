@@ -180,9 +180,9 @@ def _synthesize(
     noise_scale: float,
     keep: tuple[int, int],
 ) -> torch.Tensor:
-    """One segment's audio (frames ``keep`` of it). A half-precision model whose latents leave fp16's range (a wide prior times the noise,
-    say) gives inf/NaN: it then switches to float32 for good (it is shared: later conversions use float32 too) and
-    the segment is made again, where the original would write noise or fail at the end."""
+    """One segment's audio (frames ``keep`` of it). A half-precision model whose latents leave fp16's range (a wide
+    prior times the noise, say) gives inf/NaN: it then switches to float32 for good (it is shared: later conversions
+    use float32 too) and the segment is made again, where the original would write noise or fail at the end."""
     dtype = next(synthesizer.parameters()).dtype
     out = synthesizer.infer(phone.to(dtype), lengths, pitch, pitchf, sid, noise_scale, keep)
     if dtype != torch.float16 or torch.isfinite(out).all():
