@@ -300,10 +300,13 @@ def load_rmvpe_net(path: str | os.PathLike[str]) -> RmvpeNet:
     """Build the network from an ``rmvpe.pt`` state dict (fp16 or fp32), as float32 in eval mode."""
     path = Path(path)
     state = _read_state_dict(path)
-    with torch.device("meta"):  # shapes only: a file that does not fit is refused before a second is spent building
-        _check_state_dict(path, state, RmvpeNet())
-    net = RmvpeNet()
-    net.load_state_dict(state, strict=True)  # copies cast fp16 weights into the fp32 parameters
+    # Built on the meta device: shapes only, so a file that does not fit is refused at once, and no random
+    # initialisation (0.6 s of this CPU's start-up) is spent on weights the file replaces.
+    with torch.device("meta"):
+        net = RmvpeNet()
+    _check_state_dict(path, state, net)
+    weights = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
+    net.load_state_dict(weights, strict=True, assign=True)
     return net.eval()
 
 
