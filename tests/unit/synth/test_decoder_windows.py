@@ -58,11 +58,11 @@ def _window_widths(monkeypatch, model, chunk_frames, keep=None):
     return widths
 
 
-def test_eager_windows_split_the_frames_evenly(monkeypatch):
-    """173 frames in chunks of 64: three windows of 58 kept frames (not 64, 64 and a full-width one for 45)."""
+def test_eager_windows_split_the_frames_evenly_in_one_width(monkeypatch):
+    """173 frames in chunks of 64: three windows of 58 kept frames (rounded up to 60; not 64, 64 and one more for
+    45), all as wide."""
     model = load_synthesizer(tiny_pth("tiny_v2_f0_40k"))
-    context = model.dec.context_frames
-    assert _window_widths(monkeypatch, model, 64) == [58 + context, 58 + 2 * context, 57 + context]
+    assert _window_widths(monkeypatch, model, 64) == [60 + 2 * model.dec.context_frames] * 3
 
 
 def test_compiled_windows_all_have_one_width(monkeypatch):
