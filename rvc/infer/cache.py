@@ -16,7 +16,7 @@ import torch
 
 from rvc.embedders import Embedder, load_embedder
 from rvc.f0 import F0Extractor, get_extractor
-from rvc.memory import release_free_memory
+from rvc.memory import limit_kernel_cache, release_free_memory
 from rvc.retrieval import RetrievalIndex, load_index
 from rvc.synth import Synthesizer, load_synthesizer
 
@@ -41,9 +41,13 @@ def _file_key(path: str | os.PathLike) -> tuple[str, int, int]:
 
 
 class ModelCache:
-    """Holds loaded models for one device; thread-safe, keyed by file identity."""
+    """Holds loaded models for one device; thread-safe, keyed by file identity.
+
+    Creating one marks this process as one that converts: oneDNN's kernel cache is capped before its first model
+    runs (``rvc.memory.limit_kernel_cache``)."""
 
     def __init__(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> None:
+        limit_kernel_cache()
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = dtype or default_dtype(self.device)
         self._items: dict[tuple, Any] = {}
