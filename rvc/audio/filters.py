@@ -1,11 +1,14 @@
-"""The 48 Hz high-pass of the RVC pipeline, which removes rumble and DC before features and pitch are computed."""
+"""The 48 Hz high-pass of the RVC pipeline, which removes rumble and DC before features and pitch are computed.
+
+scipy.signal is imported on first use: it takes half a second, and a process is ready to take a request before it
+filters anything.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
 import numpy as np
-from scipy import signal
 
 from rvc.audio.resample import SAMPLE_RATE_16K_HZ
 
@@ -16,6 +19,8 @@ HIGHPASS_ORDER = 5
 @lru_cache(maxsize=8)
 def _highpass_coefficients(sample_rate_hz: int) -> tuple[np.ndarray, np.ndarray]:
     """(b, a) exactly as the original designs them, so filtered audio matches the ecosystem's sample for sample."""
+    from scipy import signal
+
     return signal.butter(N=HIGHPASS_ORDER, Wn=HIGHPASS_CUTOFF_HZ, btype="high", fs=sample_rate_hz)
 
 
@@ -29,6 +34,8 @@ def highpass_48hz(samples: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_16K_HZ,
     samples = np.asarray(samples, dtype=np.float32)
     if samples.shape[-1] == 0:
         return samples.copy()
+    from scipy import signal
+
     b, a = _highpass_coefficients(sample_rate_hz)
     if zero_phase:
         # filtfilt's default edge padding (3 * filter length) needs a longer input; short clips pad what they can.

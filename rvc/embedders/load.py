@@ -16,6 +16,7 @@ from rvc.embedders.errors import EmbedderError
 from rvc.embedders.keymap import rename_keys
 from rvc.embedders.model import Embedder
 from rvc.embedders.safe_checkpoint import read_checkpoint
+from rvc.empty_modules import empty_modules
 
 DEFAULT_EMBEDDER = Path("assets") / "hubert" / "hubert_base.pt"
 HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -58,7 +59,7 @@ def load_embedder(
     with_final_proj = "final_proj.weight" in state
     # Built on the meta device: a file that does not fit is refused before any memory goes into it, and the file's
     # tensors become the parameters as they are (no random initialisation to overwrite: less memory, faster start).
-    with torch.device("meta"):
+    with empty_modules():
         embedder = Embedder(config, with_final_proj=with_final_proj)
     _check_state(embedder.state_dict(), state, source)
     embedder.load_state_dict(state, strict=False, assign=True)  # strictness enforced by _check_state

@@ -1,14 +1,14 @@
 """The signal-processing pitch trackers: Praat's autocorrelation (pm) and WORLD's harvest and dio.
 
-Parameters are the original RVC ones, so tracks (and the models trained on them) stay comparable. Praat and
-WORLD are imported on first use, as torchcrepe is: a conversion with rmvpe never loads them, and a Python that
-pyworld publishes no wheel for (3.12 on Linux needs a compiler) still converts with every other method.
+Parameters are the original RVC ones, so tracks (and the models trained on them) stay comparable. Praat, WORLD
+and scipy's filters are imported on first use, as torchcrepe is: a conversion with rmvpe never loads them, a process
+starts without them, and a Python that pyworld publishes no wheel for (3.12 on Linux needs a compiler) still
+converts with every other method.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
 from rvc.f0.base import F0_MAX_HZ, F0_MIN_HZ, HOP_LENGTH, SAMPLE_RATE_HZ, F0Extractor, fit_frames, frame_count
 
@@ -50,6 +50,7 @@ class WorldExtractor(F0Extractor):
 
     def _compute(self, audio: np.ndarray) -> np.ndarray:
         import pyworld
+        from scipy import signal
 
         audio = np.ascontiguousarray(audio, dtype=np.float64)
         coarse, times = getattr(pyworld, self.name)(

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rvc.empty_modules import empty_modules
 from rvc.f0.base import HOP_LENGTH, SAMPLE_RATE_HZ, F0Extractor
 from rvc.safe_load import WeightsFileError, load_weights
 
@@ -300,9 +301,9 @@ def load_rmvpe_net(path: str | os.PathLike[str]) -> RmvpeNet:
     """Build the network from an ``rmvpe.pt`` state dict (fp16 or fp32), as float32 in eval mode."""
     path = Path(path)
     state = _read_state_dict(path)
-    # Built on the meta device: shapes only, so a file that does not fit is refused at once, and no random
-    # initialisation (0.6 s of this CPU's start-up) is spent on weights the file replaces.
-    with torch.device("meta"):
+    # Built as shapes only: a file that does not fit is refused at once, and no random initialisation (0.6 s of this
+    # CPU's start-up) is spent on weights the file replaces.
+    with empty_modules():
         net = RmvpeNet()
     _check_state_dict(path, state, net)
     weights = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}

@@ -10,15 +10,18 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from rvc.embedders import Embedder, load_embedder
+from rvc import embedders
 from rvc.f0 import F0Extractor, get_extractor
 from rvc.memory import limit_kernel_cache, release_free_memory
 from rvc.retrieval import RetrievalIndex, load_index
 from rvc.synth import Synthesizer, load_synthesizer
+
+if TYPE_CHECKING:
+    from rvc.embedders import Embedder
 
 
 def default_device() -> torch.device:
@@ -66,7 +69,7 @@ class ModelCache:
         return self._get(("synth", *_file_key(path)), lambda: load_synthesizer(path, self.device, self.dtype))
 
     def embedder(self, path: str | os.PathLike) -> Embedder:
-        return self._get(("embedder", *_file_key(path)), lambda: load_embedder(path, self.device, self.dtype))
+        return self._get(("embedder", *_file_key(path)), lambda: embedders.load_embedder(path, self.device, self.dtype))
 
     def index(self, path: str | os.PathLike) -> RetrievalIndex:
         return self._get(("index", *_file_key(path)), lambda: load_index(path))

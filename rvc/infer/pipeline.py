@@ -16,12 +16,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from rvc.audio import highpass_48hz, resample
-from rvc.embedders import Embedder
 from rvc.f0 import F0Extractor, apply_f0_curve, coarse_f0, fit_frames, load_f0_curve, shift_f0
 from rvc.infer.envelope import mix_rms
 from rvc.infer.params import ConvertParams
@@ -38,6 +38,9 @@ from rvc.infer.segments import (
 from rvc.memory import release_free_memory
 from rvc.retrieval import RetrievalIndex, prepare_features
 from rvc.synth import Synthesizer
+
+if TYPE_CHECKING:
+    from rvc.embedders import Embedder
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rvc.assets import require_asset
 from rvc.audio import SUPPORTED_OUTPUT_FORMATS, load_audio, write_audio
@@ -22,10 +24,16 @@ from rvc.retrieval import find_index_for_model, list_indexes
 from rvc.security import PathNotAllowedError, confined_path, resolve_allowed
 from rvc.settings import load_settings
 
+if TYPE_CHECKING:
+    from rvc.embedders import Embedder
+    from rvc.f0 import F0Extractor
+
 AUTO_INDEX = "auto"
 MEDIA_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".mp4", ".mkv", ".webm", ".wma", ".aiff"}
 
 _caches: dict[str, ModelCache] = {}
+# Loads what every voice shares (HuBERT, the pitch model) while the caller goes on; one thread, so loads never race.
+_shared_model_loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rvc-shared-models")
 
 Progress = Callable[[str, int, int], None]
 
@@ -98,7 +106,13 @@ def _output_format(output_path: Path | None, output_format: str | None) -> str:
 
 
 class Converter:
-    """Everything one model needs, loaded and checked once, then used for any number of inputs."""
+    """Everything one model needs, loaded and checked once, then used for any number of inputs.
+
+    The voice model and its index are loaded and checked before the constructor returns, so a bad file or parameter
+    is reported at once. HuBERT and the pitch model, the same for every voice and most of the start-up (transformers
+    alone takes seconds to import), load on a background thread that the first conversion waits for: a process is
+    ready to take a request as soon as its voice is.
+    """
 
     def __init__(
         self,
@@ -123,11 +137,28 @@ class Converter:
             raise ParameterError(
                 f"sid={params.sid} is out of range: this model has {self.synthesizer.info.speakers} speaker(s)"
             )
-        self.embedder = cache.embedder(embedder or embedder_override() or require_asset("hubert_base"))
-        self.f0_extractor = None
-        if self.synthesizer.info.f0:
-            rmvpe = require_asset("rmvpe") if params.f0_method == "rmvpe" else None
-            self.f0_extractor = cache.f0_extractor(params.f0_method, rmvpe, params.filter_radius)
+        embedder_path = embedder or embedder_override() or require_asset("hubert_base")
+        needs_rmvpe = self.synthesizer.info.f0 and params.f0_method == "rmvpe"
+        rmvpe_path = require_asset("rmvpe") if needs_rmvpe else None
+        self._shared_models = _shared_model_loader.submit(self._load_shared_models, cache, embedder_path, rmvpe_path)
+
+    def _load_shared_models(
+        self, cache: ModelCache, embedder_path: Path, rmvpe_path: Path | None
+    ) -> tuple[Embedder, F0Extractor | None]:
+        embedder = cache.embedder(embedder_path)
+        if not self.synthesizer.info.f0:
+            return embedder, None
+        return embedder, cache.f0_extractor(self.params.f0_method, rmvpe_path, self.params.filter_radius)
+
+    @property
+    def embedder(self) -> Embedder:
+        """HuBERT, once the background load is done (its error, if it failed)."""
+        return self._shared_models.result()[0]
+
+    @property
+    def f0_extractor(self) -> F0Extractor | None:
+        """The pitch extractor (None for a model without f0), once the background load is done."""
+        return self._shared_models.result()[1]
 
     def convert_file(
         self, input_path: str | os.PathLike, output_path: str | os.PathLike, output_format: str | None = None,

@@ -26,8 +26,8 @@ class RelativeMultiHeadAttention(nn.Module):
         self.k_channels = channels // n_heads
         self.window = window
         rel_std = self.k_channels**-0.5
-        self.emb_rel_k = nn.Parameter(torch.randn(1, 2 * window + 1, self.k_channels) * rel_std)
-        self.emb_rel_v = nn.Parameter(torch.randn(1, 2 * window + 1, self.k_channels) * rel_std)
+        self.emb_rel_k = nn.Parameter(torch.empty(1, 2 * window + 1, self.k_channels).normal_(std=rel_std))
+        self.emb_rel_v = nn.Parameter(torch.empty(1, 2 * window + 1, self.k_channels).normal_(std=rel_std))
         self.conv_q = nn.Conv1d(channels, channels, 1)
         self.conv_k = nn.Conv1d(channels, channels, 1)
         self.conv_v = nn.Conv1d(channels, channels, 1)

@@ -19,6 +19,7 @@ from typing import BinaryIO
 import torch
 
 from rvc.atomic import atomic_write
+from rvc.empty_modules import empty_modules
 from rvc.safe_load import WeightsFileError, load_weights
 from rvc.synth.config import PHONE_DIMS, SynthesizerConfig
 from rvc.synth.presets import all_presets
@@ -166,9 +167,9 @@ def expected_shapes(config: SynthesizerConfig, with_training_parts: bool = True)
 
 @functools.lru_cache(maxsize=32)
 def _model_shapes(config: SynthesizerConfig) -> tuple[tuple[str, torch.Size], ...]:
-    """Built on the meta device (no memory), once per config: even so, building costs 0.3 s of this CPU, paid
-    again on every model load and for each of the 12 presets a config-less training checkpoint is tried against."""
-    with torch.device("meta"):
+    """Built as shapes only (`empty_modules`), once per config: a load checks the file against it, and a config-less
+    training checkpoint is tried against each of the 12 presets."""
+    with empty_modules():
         model = Synthesizer(config)
     return tuple((key, value.shape) for key, value in model.state_dict().items())
 
@@ -211,10 +212,10 @@ def _infer_config(path: Path, state: StateDict, version: str, f0: bool) -> Synth
 def build_synthesizer(loaded: LoadedCheckpoint) -> Synthesizer:
     """A model with the checkpoint's weights loaded strictly (training parts kept when present).
 
-    The modules are built on the meta device and take the file's tensors as they are (``assign``): no random
-    initialisation to overwrite, which saves a second copy of the weights in memory and a second of start-up.
+    The modules are built as shapes only (`empty_modules`) and take the file's tensors as they are (``assign``): no
+    random initialisation to overwrite, which saves a second copy of the weights in memory and a second of start-up.
     """
-    with torch.device("meta"):
+    with empty_modules():
         model = Synthesizer(loaded.config, loaded.info)
     if not any(key.startswith(TRAINING_ONLY_PREFIX) for key in loaded.state_dict):
         del model.enc_q

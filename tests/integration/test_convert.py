@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,8 @@ import soundfile
 
 from rvc import service
 from rvc.audio import load_audio, read_audio
-from rvc.embedders import load_embedder
+from rvc.embedders import EmbedderError, load_embedder
+from rvc.infer import ModelCache
 from rvc.retrieval import build_index
 from tests.conftest import DATA_DIR, PROJECT_ROOT
 from tests.integration.conftest import start_webui, stop
@@ -151,3 +153,32 @@ def test_gradio_client_converts_through_a_running_webui(home_env, tmp_path):
     assert abs(audio.samples.shape[-1] - expected_samples(SOURCE, 40000)) <= 400
     assert "synth" in timings
     assert f0_plot["data"], "the f0 curves of input and output are plotted"
+
+
+def test_a_converter_is_ready_before_the_shared_models_load(home_env, tmp_path, monkeypatch):
+    """The voice model loads in the constructor; HuBERT loads behind it, and the first conversion waits for it."""
+    hubert_may_load = threading.Event()
+    load_embedder = ModelCache.embedder
+
+    def held_back(cache, path):
+        assert hubert_may_load.wait(60), "the test never released the embedder"
+        return load_embedder(cache, path)
+
+    monkeypatch.setattr(ModelCache, "embedder", held_back)
+    service.model_cache().clear()
+    converter = service.Converter("tiny", service.ConvertParams(**PM_DETERMINISTIC), index=None)
+    assert converter.synthesizer.info.sample_rate == 40000  # returned while the embedder was still held back
+    hubert_may_load.set()
+    result = converter.convert_file(SOURCE, tmp_path / "out.wav")
+    assert result["sample_rate_hz"] == 40000
+
+
+def test_a_broken_embedder_is_named_when_the_conversion_needs_it(home_env, tmp_path, monkeypatch):
+    broken = tmp_path / "hubert_base.pt"
+    broken.write_text("not a checkpoint")
+    monkeypatch.setenv("RVC_EMBEDDER", str(broken))
+    service.model_cache().clear()
+    converter = service.Converter("tiny", service.ConvertParams(**PM_DETERMINISTIC), index=None)
+    with pytest.raises(EmbedderError, match=str(broken)):
+        converter.convert_file(SOURCE, tmp_path / "out.wav")
+    assert not (tmp_path / "out.wav").exists()
