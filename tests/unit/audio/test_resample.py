@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rvc.audio import SAMPLE_RATE_16K_HZ, resample
+from rvc.audio.resample import resample_chunks
 from tests.unit.audio._media import TONE_HZ, dominant_frequency_hz, tone
 
 
@@ -36,3 +37,12 @@ def test_channels_first_resamples_each_channel_alike():
 def test_bad_rates_are_refused():
     with pytest.raises(ValueError, match="positive"):
         resample(tone(16_000, 0.1), 0, 16_000)
+
+
+@pytest.mark.parametrize(("from_hz", "to_hz"), [(48_000, 16_000), (44_100, 16_000), (16_000, 40_000), (16_000, 16_000)])
+def test_resampling_in_chunks_gives_the_samples_of_one_call(from_hz, to_hz):
+    signal = np.random.default_rng(5).standard_normal(3 * from_hz).astype(np.float32) * 0.3
+    sizes = np.random.default_rng(6).integers(1, 9000, size=200)
+    chunks = np.split(signal, np.cumsum(sizes)[np.cumsum(sizes) < len(signal)])
+    streamed = np.concatenate(list(resample_chunks(iter(chunks), from_hz, to_hz)))
+    np.testing.assert_array_equal(streamed, resample(signal, from_hz, to_hz))
