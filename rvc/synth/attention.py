@@ -1,7 +1,10 @@
 """The text encoder's transformer: multi-head self-attention with relative positions, and its FFN.
 
-Relative positions follow VITS: one shared table of 2*window+1 key and value embeddings (window 10),
-turned into per-pair logits by the pad-and-reshape trick so attention stays O(T^2) without gathers.
+Relative positions follow VITS: one shared table of 2*window+1 key and value embeddings (window 10). A pair of
+positions further apart than the window gets nothing from them, so they are applied as a band of 2*window+1
+offsets per query, moved to and from key positions by a pad-and-reshape skew: VITS's own trick expands all 2T-1
+offsets into [T, 2T] matrices that are zero outside the band, several per layer (0.3 GB for a 17 s segment), for the
+same sums.
 """
 
 from __future__ import annotations
@@ -48,42 +51,34 @@ class RelativeMultiHeadAttention(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             query = query.float() / math.sqrt(self.k_channels)
             scores = torch.matmul(query, key.float().transpose(-2, -1))
-            rel_keys = self._relative_embeddings(self.emb_rel_k, length).float()
-            rel_logits = torch.matmul(query, rel_keys.unsqueeze(0).transpose(-2, -1))
-            scores = scores + _relative_to_absolute(rel_logits)
+            rel_logits = torch.matmul(query, self.emb_rel_k.float().unsqueeze(0).transpose(-2, -1))
+            scores = scores + _band_to_matrix(rel_logits)
             scores = scores.masked_fill(attn_mask == 0, -1e4)
             p_attn = F.softmax(scores, dim=-1)
         p_attn = self.drop(p_attn.to(value.dtype))
 
         output = torch.matmul(p_attn, value)
-        rel_values = self._relative_embeddings(self.emb_rel_v, length)
-        output = output + torch.matmul(_absolute_to_relative(p_attn), rel_values.unsqueeze(0))
+        output = output + torch.matmul(_matrix_to_band(p_attn, self.window), self.emb_rel_v.unsqueeze(0))
         output = output.transpose(2, 3).contiguous().view(batch, channels, length)
         return self.conv_o(output)
 
-    def _relative_embeddings(self, table: torch.Tensor, length: int) -> torch.Tensor:
-        """The 2*length-1 embeddings for offsets -(length-1)..length-1, zero beyond the window."""
-        pad = max(length - (self.window + 1), 0)
-        start = max((self.window + 1) - length, 0)
-        if pad:
-            table = F.pad(table, [0, 0, pad, pad, 0, 0])
-        return table[:, start : start + 2 * length - 1]
+
+def _band_to_matrix(band: torch.Tensor) -> torch.Tensor:
+    """[B, H, L, 2w+1] indexed by offset -> [B, H, L, L] indexed by key position: ``band[..., i, o + w]`` lands on
+    ``[..., i, i + o]``, zeros elsewhere (skewed by padding each row and re-reading the rows one longer)."""
+    batch, heads, length, width = band.shape
+    window = width // 2
+    x = F.pad(band, [0, length]).view(batch, heads, length * (length + width))
+    x = x[:, :, : length * (length + 2 * window)].view(batch, heads, length, length + 2 * window)
+    return x[:, :, :, window : window + length]
 
 
-def _relative_to_absolute(x: torch.Tensor) -> torch.Tensor:
-    """[B, H, L, 2L-1] logits indexed by offset -> [B, H, L, L] indexed by key position."""
-    batch, heads, length, _ = x.shape
-    x = F.pad(x, [0, 1]).view(batch, heads, length * 2 * length)
-    x = F.pad(x, [0, length - 1])
-    return x.view(batch, heads, length + 1, 2 * length - 1)[:, :, :length, length - 1 :]
-
-
-def _absolute_to_relative(x: torch.Tensor) -> torch.Tensor:
-    """[B, H, L, L] weights indexed by key position -> [B, H, L, 2L-1] indexed by offset."""
-    batch, heads, length, _ = x.shape
-    x = F.pad(x, [0, length - 1]).view(batch, heads, length**2 + length * (length - 1))
-    x = F.pad(x, [length, 0])
-    return x.view(batch, heads, length, 2 * length)[:, :, :, 1:]
+def _matrix_to_band(weights: torch.Tensor, window: int) -> torch.Tensor:
+    """[B, H, L, L] indexed by key position -> [B, H, L, 2w+1] indexed by offset -w..w (0 off the matrix)."""
+    batch, heads, length, _ = weights.shape
+    x = F.pad(weights, [window, window]).view(batch, heads, length * (length + 2 * window))
+    x = F.pad(x, [0, length]).view(batch, heads, length, length + 2 * window + 1)
+    return x[:, :, :, : 2 * window + 1]
 
 
 class FeedForward(nn.Module):
