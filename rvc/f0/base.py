@@ -63,5 +63,8 @@ class F0Extractor(ABC):
     def _compute(self, audio: np.ndarray) -> np.ndarray:
         """Track a validated 1-D 16 kHz signal."""
 
+    def release_weights(self) -> None:  # noqa: B027 (a hook: most methods have no model to release)
+        """Give back the memory of the method's model until its next use reads it again (none: nothing to do)."""
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

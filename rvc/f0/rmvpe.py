@@ -8,6 +8,7 @@ plain state dict of the original ``E2E(4, 1, (2, 2))``, fp32 or fp16) loads stri
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from torch import nn
 
 from rvc.empty_modules import empty_modules
 from rvc.f0.base import HOP_LENGTH, SAMPLE_RATE_HZ, F0Extractor
+from rvc.memory import release_free_memory
 from rvc.safe_load import WeightsFileError, load_weights
 
 N_MELS = 128
@@ -44,8 +46,11 @@ N_HEAD_CHANNELS = 3
 DOWNLOAD_HINT = "get it with `python -m rvc download rmvpe`"
 
 
-CHUNK_FRAMES = 4096  # 41 s at 100 frames/s
-CONTEXT_FRAMES = 256
+WHOLE_INPUT_FRAMES = 4096  # 41 s at 100 frames/s: every input the original pipeline converts in one piece
+# Longer inputs go in 5.12 s chunks, each read with 1.28 s of context on both sides: the network's working set
+# grows with the frames it reads (0.16 MB a frame), and a chunk of 768 frames needs ~0.12 GB.
+CHUNK_FRAMES = 512
+CONTEXT_FRAMES = 128
 
 
 class F0ModelError(ValueError):
@@ -65,20 +70,29 @@ class MelFrontEnd(nn.Module):
         self.register_buffer("mel_basis", torch.from_numpy(basis).float(), persistent=False)
         self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
 
-    def forward(self, audio: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """[batch, samples] -> [batch, 128, samples // 160 + 1] log-mel, the log taken in ``dtype``."""
+    def forward(self, audio: torch.Tensor, dtype: torch.dtype = torch.float32, center: bool = True) -> torch.Tensor:
+        """[batch, samples] -> [batch, 128, samples // 160 + 1] log-mel, the log taken in ``dtype``.
+
+        ``center=False`` reads audio already padded by `pad` (or a span of it): frame ``i`` of a span that starts
+        at padded sample ``160 * k`` is frame ``k + i`` of the whole signal, the same numbers.
+        """
         spectrum = torch.stft(
             audio,
             n_fft=N_FFT,
             hop_length=HOP_LENGTH,
             window=self.window,
-            center=True,
+            center=center,
             pad_mode="reflect",
             return_complex=True,
         )
         magnitude = torch.sqrt(spectrum.real.pow(2) + spectrum.imag.pow(2))
         mel = torch.matmul(self.mel_basis, magnitude)
         return torch.log(torch.clamp(mel.to(dtype), min=LOG_FLOOR))
+
+    @staticmethod
+    def pad(audio: torch.Tensor) -> torch.Tensor:
+        """[batch, samples] reflect-padded by half a window on each side, as the centred STFT pads it."""
+        return F.pad(audio[:, None], (N_FFT // 2, N_FFT // 2), mode="reflect")[:, 0]
 
 
 def _conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -322,11 +336,17 @@ class RmvpeExtractor(F0Extractor):
     min_samples = N_FFT // 2 + 1  # reflect padding of the centred STFT needs more than half a window
 
     def __init__(
-        self, net: RmvpeNet, device: str = "cpu", half: bool = False, threshold: float = DEFAULT_THRESHOLD
+        self,
+        net: RmvpeNet,
+        device: str = "cpu",
+        half: bool = False,
+        threshold: float = DEFAULT_THRESHOLD,
+        model_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.dtype = torch.float16 if half and self.device.type == "cuda" else torch.float32
-        self.net = net.to(self.device, self.dtype).eval()
+        self._net: RmvpeNet | None = net.to(self.device, self.dtype).eval()
+        self.model_path = Path(model_path) if model_path is not None else None
         self.front_end = MelFrontEnd().to(self.device)
         self.threshold = threshold
 
@@ -335,34 +355,58 @@ class RmvpeExtractor(F0Extractor):
         cls, model_path: str | os.PathLike[str] | None = None, device: str = "cpu", half: bool = False
     ) -> RmvpeExtractor:
         """Load ``model_path`` (default: ``default_model_path()``)."""
-        return cls(load_rmvpe_net(model_path or default_model_path()), device, half)
+        path = model_path or default_model_path()
+        return cls(load_rmvpe_net(path), device, half, model_path=path)
+
+    @property
+    def net(self) -> RmvpeNet:
+        """The network, read again from its file after `release_weights`."""
+        if self._net is None:
+            self._net = load_rmvpe_net(self.model_path).to(self.device, self.dtype).eval()
+        return self._net
+
+    def release_weights(self) -> None:
+        """Drop the network (345 MB of fp32 weights) until the next use reads its file again (0.8 s on this CPU);
+        an extractor built from a network rather than a file keeps it."""
+        if self.model_path is not None:
+            self._net = None
+
+    def salience(self, audio: np.ndarray) -> np.ndarray:
+        """[frames, 360] float32 salience of a 16 kHz signal, frames = len // 160 + 1 (see `_salience_pieces`)."""
+        return np.concatenate(list(self._salience_pieces(audio)))
 
     @torch.inference_mode()
-    def salience(self, audio: np.ndarray) -> np.ndarray:
-        """[frames, 360] float32 salience of a 16 kHz signal, frames = len // 160 + 1.
+    def _salience_pieces(self, audio: np.ndarray) -> Iterator[np.ndarray]:
+        """The salience in consecutive pieces of frames.
 
-        Up to ``CHUNK_FRAMES`` (every input the original pipeline converts in one piece) the whole signal goes
-        through the network at once, exactly as the original. Longer inputs go in chunks with
-        ``CONTEXT_FRAMES`` of context on each side: U-Net activations grow with length (about 0.9 GB per
-        minute), so a 10-minute song would otherwise need several GB; the BiGRU then sees 46 s instead of the
-        whole song, which moves the salience only slightly near chunk edges.
+        Up to ``WHOLE_INPUT_FRAMES`` (every input the original pipeline converts in one piece) the whole signal goes
+        through the network at once, exactly as the original. Longer inputs go in ``CHUNK_FRAMES`` chunks with
+        ``CONTEXT_FRAMES`` of context on each side, each chunk's log-mel from its own span of the signal: U-Net
+        activations grow with length (about 0.9 GB per minute) and the STFT of a 10-minute song is 0.5 GB, so a
+        long input would otherwise need GBs. The BiGRU then sees 7.7 s instead of the whole song, which moves the
+        salience only slightly near chunk edges; the log-mel is the whole signal's, frame for frame.
         """
+        net = self.net  # held for the whole input, should another thread release the weights meanwhile
         samples = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None].to(self.device)
-        mel = self.front_end(samples, self.dtype)
-        n_frames = mel.shape[-1]
-        if n_frames <= CHUNK_FRAMES:
-            return self._net_salience(mel)
-        pieces = []
+        n_frames = samples.shape[-1] // HOP_LENGTH + 1
+        if n_frames <= WHOLE_INPUT_FRAMES:
+            yield _net_salience(net, self.front_end(samples, self.dtype))
+            return
+        padded = self.front_end.pad(samples)
         for start in range(0, n_frames, CHUNK_FRAMES):
             stop = min(start + CHUNK_FRAMES, n_frames)
             low, high = max(0, start - CONTEXT_FRAMES), min(n_frames, stop + CONTEXT_FRAMES)
-            pieces.append(self._net_salience(mel[..., low:high])[start - low : stop - low])
-        return np.concatenate(pieces)
-
-    def _net_salience(self, mel: torch.Tensor) -> np.ndarray:
-        n_frames = mel.shape[-1]
-        padded = F.pad(mel, (0, -n_frames % TIME_MULTIPLE))  # zeros in the log domain, as the original
-        return self.net(padded)[0, :n_frames].float().cpu().numpy()
+            span = padded[..., low * HOP_LENGTH : (high - 1) * HOP_LENGTH + N_FFT]
+            piece = _net_salience(net, self.front_end(span, self.dtype, center=False))[start - low : stop - low]
+            release_free_memory()  # the chunk's activations, so that the heap does not grow chunk after chunk
+            yield piece
 
     def _compute(self, audio: np.ndarray) -> np.ndarray:
-        return salience_to_f0(self.salience(audio), self.threshold)
+        # Decoded piece by piece: a frame's pitch reads only its own salience, which is 86 MB for 10 minutes.
+        return np.concatenate([salience_to_f0(piece, self.threshold) for piece in self._salience_pieces(audio)])
+
+
+def _net_salience(net: RmvpeNet, mel: torch.Tensor) -> np.ndarray:
+    n_frames = mel.shape[-1]
+    padded = F.pad(mel, (0, -n_frames % TIME_MULTIPLE))  # zeros in the log domain, as the original
+    return net(padded)[0, :n_frames].float().cpu().numpy()

@@ -173,16 +173,42 @@ def test_half_precision_on_cuda_stays_close_to_reference(rule_state: dict[str, t
 
 
 def test_long_inputs_go_in_chunks_with_context(extractor: RmvpeExtractor, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Chunked salience keeps the frame count, equals the whole-input result up to the chunk size, and stays
-    close to it beyond (only the BiGRU's far context is lost)."""
+    """Chunked salience keeps the frame count, equals the whole-input result up to the whole-input length, and stays
+    close to it beyond (only the BiGRU's far context is lost); the pitch is the chunked salience's."""
     from rvc.f0 import rmvpe
 
     audio = np.random.default_rng(3).standard_normal(16000 * 6).astype(np.float32) * 0.05
     whole = extractor.salience(audio)
+    monkeypatch.setattr(rmvpe, "WHOLE_INPUT_FRAMES", 300)
     monkeypatch.setattr(rmvpe, "CHUNK_FRAMES", 256)
     monkeypatch.setattr(rmvpe, "CONTEXT_FRAMES", 64)
     chunked = extractor.salience(audio)
     assert chunked.shape == whole.shape == (len(audio) // 160 + 1, 360)
     assert np.abs(chunked - whole).max() < 0.05, np.abs(chunked - whole).max()
-    monkeypatch.setattr(rmvpe, "CHUNK_FRAMES", len(audio) // 160 + 1)
+    np.testing.assert_array_equal(extractor.compute(audio), salience_to_f0(chunked, extractor.threshold))
+    monkeypatch.setattr(rmvpe, "WHOLE_INPUT_FRAMES", len(audio) // 160 + 1)
     np.testing.assert_array_equal(extractor.salience(audio), whole)
+
+
+def test_the_log_mel_of_a_padded_span_is_the_whole_signals() -> None:
+    """What lets long inputs skip the whole-input STFT: a span of the padded signal gives the same frames."""
+    front_end = MelFrontEnd()
+    audio = torch.from_numpy(np.random.default_rng(4).standard_normal(16000 * 3).astype(np.float32))[None]
+    whole = front_end(audio)
+    padded = front_end.pad(audio)
+    for first, last in ((0, 40), (57, 120), (250, whole.shape[-1] - 1)):
+        span = padded[..., first * 160 : last * 160 + 1024]
+        torch.testing.assert_close(front_end(span, center=False), whole[..., first : last + 1], rtol=0, atol=1e-5)
+
+
+def test_released_weights_are_read_again_from_the_file(rule_state: dict[str, torch.Tensor], tmp_path) -> None:
+    path = tmp_path / "rmvpe.pt"
+    torch.save({key: value.half() if value.is_floating_point() else value for key, value in rule_state.items()}, path)
+    extractor = RmvpeExtractor.from_file(path)
+    before = extractor.compute(REFERENCE["audio"])
+    extractor.release_weights()
+    assert extractor._net is None
+    np.testing.assert_array_equal(extractor.compute(REFERENCE["audio"]), before)
+    built_from_a_network = RmvpeExtractor(extractor.net)
+    built_from_a_network.release_weights()  # nothing to read it again from: kept
+    assert built_from_a_network._net is not None

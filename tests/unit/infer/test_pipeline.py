@@ -138,3 +138,24 @@ def test_a_half_precision_model_that_overflows_falls_back_to_float32(source, emb
     result = convert_audio(source[: 3 * RATE], model, embedder, huge_noise, pm)
     assert np.isfinite(result.audio).all() and np.abs(result.audio).max() > 0
     assert next(model.parameters()).dtype == torch.float32
+
+
+class _CountingPm(type(get_extractor("pm"))):
+    """pm that counts how often the pipeline gives back its model's memory."""
+
+    def __init__(self) -> None:
+        self.releases = 0
+
+    def release_weights(self) -> None:
+        self.releases += 1
+
+
+def test_a_long_inputs_pitch_model_is_released_before_its_segments(source, model, embedder, monkeypatch):
+    from rvc.infer import pipeline
+
+    extractor = _CountingPm()
+    convert_audio(source[: 3 * RATE], model, embedder, DETERMINISTIC, extractor)
+    assert extractor.releases == 0
+    monkeypatch.setattr(pipeline, "RELEASE_PITCH_MODEL_AFTER_S", 2)
+    convert_audio(source[: 3 * RATE], model, embedder, DETERMINISTIC, extractor)
+    assert extractor.releases == 1
