@@ -7,9 +7,10 @@ raised as `ValueError`/`FileNotFoundError` subclasses whose message says what is
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,8 +33,6 @@ AUTO_INDEX = "auto"
 MEDIA_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".mp4", ".mkv", ".webm", ".wma", ".aiff"}
 
 _caches: dict[str, ModelCache] = {}
-# Loads what every voice shares (HuBERT, the pitch model) while the caller goes on; one thread, so loads never race.
-_shared_model_loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rvc-shared-models")
 
 Progress = Callable[[str, int, int], None]
 
@@ -140,15 +139,24 @@ class Converter:
         embedder_path = embedder or embedder_override() or require_asset("hubert_base")
         needs_rmvpe = self.synthesizer.info.f0 and params.f0_method == "rmvpe"
         rmvpe_path = require_asset("rmvpe") if needs_rmvpe else None
-        self._shared_models = _shared_model_loader.submit(self._load_shared_models, cache, embedder_path, rmvpe_path)
+        self._shared_models: Future[tuple[Embedder, F0Extractor | None]] = Future()
+        # A thread that ends with its loads: an idle thread kept for later would keep the OpenMP team it used
+        # for them, and the conversions' own torch work then ran 1.5x slower on this 2-core CPU (measured).
+        threading.Thread(
+            target=self._load_shared_models, args=(cache, embedder_path, rmvpe_path), name="rvc-shared-models",
+            daemon=True,
+        ).start()
 
-    def _load_shared_models(
-        self, cache: ModelCache, embedder_path: Path, rmvpe_path: Path | None
-    ) -> tuple[Embedder, F0Extractor | None]:
-        embedder = cache.embedder(embedder_path)
-        if not self.synthesizer.info.f0:
-            return embedder, None
-        return embedder, cache.f0_extractor(self.params.f0_method, rmvpe_path, self.params.filter_radius)
+    def _load_shared_models(self, cache: ModelCache, embedder_path: Path, rmvpe_path: Path | None) -> None:
+        try:
+            embedder = cache.embedder(embedder_path)
+            extractor = None
+            if self.synthesizer.info.f0:
+                extractor = cache.f0_extractor(self.params.f0_method, rmvpe_path, self.params.filter_radius)
+        except BaseException as error:  # handed to whoever asks for the models
+            self._shared_models.set_exception(error)
+        else:
+            self._shared_models.set_result((embedder, extractor))
 
     @property
     def embedder(self) -> Embedder:
