@@ -57,8 +57,8 @@ def load_embedder(
         config, state = HubertConfig(), _state_dict_of(read_checkpoint(source), source)
     state = rename_keys(state)
     with_final_proj = "final_proj.weight" in state
-    # Built on the meta device: a file that does not fit is refused before any memory goes into it, and the file's
-    # tensors become the parameters as they are (no random initialisation to overwrite: less memory, faster start).
+    # Built as shapes only (`empty_modules`): a file that does not fit is refused before any memory goes into it, and
+    # the file's tensors become the parameters as they are (no random initialisation: less memory, faster start).
     with empty_modules():
         embedder = Embedder(config, with_final_proj=with_final_proj)
     _check_state(embedder.state_dict(), state, source)
