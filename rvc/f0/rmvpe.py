@@ -51,6 +51,10 @@ WHOLE_INPUT_FRAMES = 4096  # 41 s at 100 frames/s: every input the original pipe
 # grows with the frames it reads (0.16 MB a frame), and a chunk of 768 frames needs ~0.12 GB.
 CHUNK_FRAMES = 512
 CONTEXT_FRAMES = 128
+# On a GPU the chunks go through the network in batches: the BiGRU reads its frames one after another, so one chunk
+# at a time leaves the GPU idle (600 s took 5.9 s of pitch on an H200, 30 s in one piece 0.2 s). A batch of 16
+# chunks is ~1 GB of fp16 activations. On the CPU batches buy nothing and cost memory: one chunk at a time there.
+GPU_CHUNKS_PER_BATCH = 16
 
 
 class F0ModelError(ValueError):
@@ -349,6 +353,7 @@ class RmvpeExtractor(F0Extractor):
         self.model_path = Path(model_path) if model_path is not None else None
         self.front_end = MelFrontEnd().to(self.device)
         self.threshold = threshold
+        self.chunks_per_batch = GPU_CHUNKS_PER_BATCH if self.device.type == "cuda" else 1
 
     @classmethod
     def from_file(
@@ -380,33 +385,56 @@ class RmvpeExtractor(F0Extractor):
         """The salience in consecutive pieces of frames.
 
         Up to ``WHOLE_INPUT_FRAMES`` (every input the original pipeline converts in one piece) the whole signal goes
-        through the network at once, exactly as the original. Longer inputs go in ``CHUNK_FRAMES`` chunks with
-        ``CONTEXT_FRAMES`` of context on each side, each chunk's log-mel from its own span of the signal: U-Net
-        activations grow with length (about 0.9 GB per minute) and the STFT of a 10-minute song is 0.5 GB, so a
-        long input would otherwise need GBs. The BiGRU then sees 7.7 s instead of the whole song, which moves the
-        salience only slightly near chunk edges; the log-mel is the whole signal's, frame for frame.
+        through the network at once, exactly as the original. Longer inputs go in ``CHUNK_FRAMES`` chunks, each read
+        with ``CONTEXT_FRAMES`` of context on each side (a window at an end of the input is shifted inwards, so that
+        all have one width and batch together), its log-mel from its own span of the signal: U-Net activations grow
+        with length (about 0.9 GB per minute) and the STFT of a 10-minute song is 0.5 GB, so a long input would
+        otherwise need GBs. The BiGRU then sees 7.7 s instead of the whole song, which moves the salience only
+        slightly near chunk edges; the log-mel is the whole signal's, frame for frame.
         """
         net = self.net  # held for the whole input, should another thread release the weights meanwhile
         samples = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None].to(self.device)
         n_frames = samples.shape[-1] // HOP_LENGTH + 1
         if n_frames <= WHOLE_INPUT_FRAMES:
-            yield _net_salience(net, self.front_end(samples, self.dtype))
+            yield _net_salience(net, self.front_end(samples, self.dtype))[0]
             return
         padded = self.front_end.pad(samples)
-        for start in range(0, n_frames, CHUNK_FRAMES):
-            stop = min(start + CHUNK_FRAMES, n_frames)
-            low, high = max(0, start - CONTEXT_FRAMES), min(n_frames, stop + CONTEXT_FRAMES)
-            span = padded[..., low * HOP_LENGTH : (high - 1) * HOP_LENGTH + N_FFT]
-            piece = _net_salience(net, self.front_end(span, self.dtype, center=False))[start - low : stop - low]
-            release_free_memory()  # the chunk's activations, so that the heap does not grow chunk after chunk
-            yield piece
+        windows = _chunk_windows(n_frames)
+        for first in range(0, len(windows), self.chunks_per_batch):
+            batch = windows[first : first + self.chunks_per_batch]
+            mel = torch.cat([self._window_mel(padded, n_frames, low, high) for low, high, _, _ in batch])
+            salience = _net_salience(net, mel)
+            release_free_memory()  # the batch's activations, so that the heap does not grow batch after batch
+            for rows, (low, _, start, stop) in zip(salience, batch, strict=True):
+                yield rows[start - low : stop - low]
+
+    def _window_mel(self, padded: torch.Tensor, n_frames: int, low: int, high: int) -> torch.Tensor:
+        """Log-mel frames low:high of the whole signal (from its span of the padded signal); frames past its end are
+        zeros, as the whole input's padding to a multiple of 32 frames makes them."""
+        real = min(high, n_frames) - low
+        mel = self.front_end(padded[:, low * HOP_LENGTH : (low + real - 1) * HOP_LENGTH + N_FFT], self.dtype, False)
+        return F.pad(mel, (0, high - low - real))
 
     def _compute(self, audio: np.ndarray) -> np.ndarray:
         # Decoded piece by piece: a frame's pitch reads only its own salience, which is 86 MB for 10 minutes.
         return np.concatenate([salience_to_f0(piece, self.threshold) for piece in self._salience_pieces(audio)])
 
 
+def _chunk_windows(n_frames: int) -> list[tuple[int, int, int, int]]:
+    """(low, high, start, stop) per chunk: the network reads frames low:high and keeps start:stop. Windows lie inside
+    the frames the whole input would be padded to (a multiple of 32) and have one width; one near an end is shifted
+    inwards (more context on its inner side), so the last one ends on the same zero frames as the whole input."""
+    padded_frames = n_frames + -n_frames % TIME_MULTIPLE
+    width = min(padded_frames, CHUNK_FRAMES + 2 * CONTEXT_FRAMES)
+    windows = []
+    for start in range(0, n_frames, CHUNK_FRAMES):
+        low = max(0, min(start - CONTEXT_FRAMES, padded_frames - width))
+        windows.append((low, low + width, start, min(start + CHUNK_FRAMES, n_frames)))
+    return windows
+
+
 def _net_salience(net: RmvpeNet, mel: torch.Tensor) -> np.ndarray:
+    """Log-mel [B, 128, T] -> salience [B, T, 360] float32 on the CPU."""
     n_frames = mel.shape[-1]
     padded = F.pad(mel, (0, -n_frames % TIME_MULTIPLE))  # zeros in the log domain, as the original
-    return net(padded)[0, :n_frames].float().cpu().numpy()
+    return net(padded)[:, :n_frames].float().cpu().numpy()

@@ -6,6 +6,8 @@ The CPU suite covers the same logic in float32 against the same reference number
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -108,14 +110,16 @@ def test_conversion_on_cuda_agrees_with_the_cpu(tmp_path, rmvpe_on_cpu) -> None:
     assert correlation > 0.95
 
 
-def test_rmvpe_half_on_cuda_tracks_like_the_cpu(rmvpe_on_cpu) -> None:
-    audio = load_audio(DATA_DIR / "source_speech_stereo48k.wav", 16000)[: 20 * 16000]
+@pytest.mark.parametrize("seconds", [20, 90], ids=["whole", "chunks-in-batches"])
+def test_rmvpe_half_on_cuda_tracks_like_the_cpu(rmvpe_on_cpu, seconds: int) -> None:
+    """20 s go through the network in one piece; 90 s in chunks, batched on the GPU, one at a time on the CPU."""
+    audio = np.tile(load_audio(DATA_DIR / "source_speech_stereo48k.wav", 16000), 3)[: seconds * 16000]
     on_cpu = rmvpe_on_cpu.compute(audio)
-    on_gpu = RmvpeExtractor(rmvpe_on_cpu.net, "cuda", half=True).compute(audio)
+    on_gpu = RmvpeExtractor(copy.deepcopy(rmvpe_on_cpu.net), "cuda", half=True).compute(audio)
     voiced = (on_cpu > 0) & (on_gpu > 0)
     agreement = float(((on_cpu > 0) == (on_gpu > 0)).mean())
     cents = 1200 * np.abs(np.log2(on_gpu[voiced] / on_cpu[voiced]))
-    print(f"rmvpe fp16 CUDA vs CPU on 20 s of speech: voicing agrees on {agreement:.3f}, "
+    print(f"rmvpe fp16 CUDA vs CPU on {seconds} s of speech: voicing agrees on {agreement:.3f}, "
           f"median {np.median(cents):.2f} cents apart")
     assert agreement > 0.97 and np.median(cents) < 5
 

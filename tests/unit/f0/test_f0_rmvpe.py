@@ -190,6 +190,25 @@ def test_long_inputs_go_in_chunks_with_context(extractor: RmvpeExtractor, monkey
     np.testing.assert_array_equal(extractor.salience(audio), whole)
 
 
+def test_chunks_in_batches_give_the_one_at_a_time_salience(
+    extractor: RmvpeExtractor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GPU runs a long input's chunks in batches (one window width, ends shifted inwards): same numbers as one
+    chunk at a time, a last batch smaller than the others included."""
+    from rvc.f0 import rmvpe
+
+    audio = np.random.default_rng(5).standard_normal(16000 * 6 + 333).astype(np.float32) * 0.05
+    monkeypatch.setattr(rmvpe, "WHOLE_INPUT_FRAMES", 300)
+    monkeypatch.setattr(rmvpe, "CHUNK_FRAMES", 96)
+    monkeypatch.setattr(rmvpe, "CONTEXT_FRAMES", 32)
+    windows = rmvpe._chunk_windows(len(audio) // 160 + 1)
+    assert len(windows) == 7 and {high - low for low, high, _, _ in windows} == {160}
+    assert windows[0][:3] == (0, 160, 0) and windows[-1][1] == 608  # 603 frames padded to a multiple of 32
+    one_at_a_time = extractor.salience(audio)
+    extractor.chunks_per_batch = 3
+    np.testing.assert_allclose(extractor.salience(audio), one_at_a_time, rtol=0, atol=1e-5)
+
+
 def test_the_log_mel_of_a_padded_span_is_the_whole_signals() -> None:
     """What lets long inputs skip the whole-input STFT: a span of the padded signal gives the same frames."""
     front_end = MelFrontEnd()
