@@ -97,6 +97,8 @@ def main() -> None:
         command = [sys.executable, __file__, "--case", str(seconds), "--f0-method", args.f0_method]
         if args.device:
             command += ["--device", args.device]
+        if args.compile:
+            command.append("--compile")
         output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, env=os.environ).stdout
         report = json.loads(output.strip().splitlines()[-1])
         gpu = f", peak GPU memory {report['peak_gpu_mb']} MB" if "peak_gpu_mb" in report else ""

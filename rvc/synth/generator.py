@@ -141,7 +141,11 @@ class Generator(nn.Module):
     ) -> torch.Tensor:
         if self._compiled_decode is not None and full_width:
             try:
-                return self._compiled_decode(x, source, g)
+                # Fresh copies: a window of a longer latent has other strides (even along its batch dimension of
+                # size 1, which `contiguous()` keeps), and a static graph guards on them: each segment recompiled,
+                # up to torch's limit of 8, then everything ran eager.
+                source = None if source is None else source.clone(memory_format=torch.contiguous_format)
+                return self._compiled_decode(x.clone(memory_format=torch.contiguous_format), source, g)
             except Exception as error:  # noqa: BLE001 - no C++ compiler, an op inductor lacks...: eager still works
                 logger.warning("torch.compile failed, the decoder runs uncompiled: %s", str(error).splitlines()[0])
                 self._compiled_decode = None

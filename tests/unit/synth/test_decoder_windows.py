@@ -119,6 +119,10 @@ def test_compiled_windows_give_the_same_samples(monkeypatch):
     monkeypatch.setattr(model.dec, "_compiled_decode", lambda *args: calls.append(1) or compiled(*args))
     torch.testing.assert_close(_decode(model, latent, f0, 64), whole, atol=1e-5, rtol=0)
     assert len(calls) == 3  # every window went through the compiled graph
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    longer = torch.randn(1, model.config.inter_channels, FRAMES + 37, generator=generator)
+    _decode(model, longer, torch.full((1, FRAMES + 37), 150.0), 64)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs  # another segment's length: no recompile
     model.dec.compile_windows(False)
     assert not model.dec.compiled
 
