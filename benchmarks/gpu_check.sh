@@ -5,8 +5,9 @@
 #   bash benchmarks/gpu_check.sh run     # there, in the repository root (carry .whl and .gpu): tests, then benchmarks
 #
 # Both folders are listed in .git/info/exclude, never committed. The run prints the GPU, the CUDA tests
-# (tests/gpu and the rmvpe half-precision test), conversion speed/memory on CUDA (30 s and 600 s inputs), training
-# seconds per step at batch 4/8/16, and the 30 s conversion on the same machine's CPUs as the baseline.
+# (tests/gpu and the rmvpe half-precision test), conversion speed/memory on CUDA (30 s and 600 s inputs, then 30 s
+# with the decoder compiled), training seconds per step at batch 4/8/16, and the 30 s conversion on the same
+# machine's CPUs as the baseline.
 set -o pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT" || exit 1
@@ -39,12 +40,14 @@ run() {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
     python3 -c "import torch, transformers, numpy; print('torch', torch.__version__, 'transformers',
 transformers.__version__, 'numpy', numpy.__version__, 'bf16', torch.cuda.is_bf16_supported())"
-    timeout 240 python3 -m pytest -q -s -p no:cacheprovider -m gpu tests/gpu tests/unit/f0/test_f0_rmvpe.py 2>&1 \
+    timeout 180 python3 -m pytest -q -s -p no:cacheprovider -m gpu tests/gpu tests/unit/f0/test_f0_rmvpe.py 2>&1 \
         | grep -v "it/s]" | tee "$OUT/gpu_tests.log"
-    timeout 240 python3 benchmarks/bench_infer.py --device cuda:0 --seconds 30 600 2>&1 | tee "$OUT/bench_infer_cuda.log"
-    timeout 120 python3 benchmarks/bench_train.py --devices 0 --batch-sizes 4 8 16 --steps 5 2>&1 \
+    timeout 150 python3 benchmarks/bench_infer.py --device cuda:0 --seconds 30 600 2>&1 | tee "$OUT/bench_infer_cuda.log"
+    timeout 150 python3 benchmarks/bench_infer.py --device cuda:0 --seconds 30 --compile 2>&1 \
+        | tee "$OUT/bench_infer_cuda_compiled.log"
+    timeout 90 python3 benchmarks/bench_train.py --devices 0 --batch-sizes 4 8 16 --steps 5 2>&1 \
         | tee "$OUT/bench_train_cuda.log"
-    timeout 120 python3 benchmarks/bench_infer.py --device cpu --seconds 30 2>&1 | tee "$OUT/bench_infer_cpu.log"
+    timeout 60 python3 benchmarks/bench_infer.py --device cpu --seconds 30 2>&1 | tee "$OUT/bench_infer_cpu.log"
 }
 
 case "${1:-}" in
