@@ -162,8 +162,8 @@ class Generator(nn.Module):
             blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
             xs = blocks[0](x)
             for block in blocks[1:]:
-                xs = xs + block(x)
-            x = xs / self.num_kernels
+                xs = xs.add_(block(x))  # in place: a block's output is kept by nothing else
+            x = xs.div_(self.num_kernels)
         x = self.conv_post(F.leaky_relu(x))
         return torch.tanh(x)
 

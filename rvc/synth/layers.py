@@ -157,14 +157,15 @@ class ResBlock(nn.Module):
             self.convs = nn.ModuleList(conv(d) for d in dilations[:2])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # In place where autograd keeps nothing of the tensor changed (a conv's output, a leaky ReLU with a positive
+        # slope, which differentiates from its result): one buffer fewer at the decoder's widest stage.
         if self.kind == "1":
             for conv1, conv2 in zip(self.convs1, self.convs2, strict=True):
                 xt = conv1(F.leaky_relu(x, LRELU_SLOPE))
-                xt = conv2(F.leaky_relu(xt, LRELU_SLOPE))
-                x = xt + x
+                x = conv2(F.leaky_relu_(xt, LRELU_SLOPE)).add_(x)
         else:
             for conv in self.convs:
-                x = conv(F.leaky_relu(x, LRELU_SLOPE)) + x
+                x = conv(F.leaky_relu(x, LRELU_SLOPE)).add_(x)
         return x
 
 
