@@ -14,6 +14,7 @@ from rvc.audio.resample import SAMPLE_RATE_16K_HZ
 
 HIGHPASS_CUTOFF_HZ = 48
 HIGHPASS_ORDER = 5
+FILTER_BLOCK_SAMPLES = 1 << 18  # 16 s at 16 kHz per lfilter call: float64 temporaries of 2 MB, not of the whole song
 
 
 @lru_cache(maxsize=8)
@@ -40,7 +41,37 @@ def highpass_48hz(samples: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_16K_HZ,
     if zero_phase:
         # filtfilt's default edge padding (3 * filter length) needs a longer input; short clips pad what they can.
         padlen = min(3 * max(len(a), len(b)), samples.shape[-1] - 1)
-        filtered = signal.filtfilt(b, a, samples, padlen=padlen)
-    else:
-        filtered = signal.lfilter(b, a, samples)
-    return filtered.astype(np.float32)
+        return _filtfilt_in_blocks(b, a, samples, padlen)
+    return signal.lfilter(b, a, samples).astype(np.float32)
+
+
+def _filtfilt_in_blocks(b: np.ndarray, a: np.ndarray, samples: np.ndarray, padlen: int) -> np.ndarray:
+    """``scipy.signal.filtfilt(b, a, samples, padlen=padlen)`` (odd extension, steady-state initial conditions) as
+    float32, run block by block with the filter state carried over: the same recurrence in the same order, so the
+    same numbers, but the only whole-length float64 array is the forward pass (filtfilt makes four or five: +0.2 GB
+    on a 10-minute song)."""
+    from scipy import signal
+
+    zi = signal.lfilter_zi(b, a) * np.ones(samples.shape[:-1] + (1,))
+    first = samples[..., :1]
+    head = 2 * first - samples[..., padlen:0:-1]  # the odd extension in the input's dtype, as filtfilt makes it
+    tail = 2 * samples[..., -1:] - samples[..., -2 : -(padlen + 2) : -1]
+    length = samples.shape[-1] + 2 * padlen
+    forward = np.empty(samples.shape[:-1] + (length,))
+    state, position = zi * (head[..., :1] if padlen else first), 0
+    blocks = (samples[..., i : i + FILTER_BLOCK_SAMPLES] for i in range(0, samples.shape[-1], FILTER_BLOCK_SAMPLES))
+    pieces = [piece for piece in (head, *blocks, tail) if piece.shape[-1]]  # lfilter of nothing gives a wrong state
+    for piece in pieces:
+        stop = position + piece.shape[-1]
+        forward[..., position:stop], state = signal.lfilter(b, a, piece.astype(np.float64), zi=state)
+        position = stop
+    output = np.empty(samples.shape, dtype=np.float32)
+    state = zi * forward[..., -1:]
+    for stop in range(length, 0, -FILTER_BLOCK_SAMPLES):
+        start = max(0, stop - FILTER_BLOCK_SAMPLES)
+        backward, state = signal.lfilter(b, a, forward[..., start:stop][..., ::-1], zi=state)
+        # ``backward`` holds extended positions stop-1 .. start; keep those of the signal itself
+        low, high = max(start, padlen), min(stop, padlen + samples.shape[-1])
+        if low < high:
+            output[..., low - padlen : high - padlen] = backward[..., stop - high : stop - low][..., ::-1]
+    return output
