@@ -15,6 +15,7 @@ from rvc.audio.resample import resample
 
 LOSSY_BIT_RATE_BPS = 192_000
 """mp3 and m4a bit rate: transparent for a mono voice, so a converted voice is judged without codec artefacts."""
+ENCODE_BLOCK_SAMPLES = 1 << 16  # samples per frame handed to the encoder (1.6 s at 40 kHz)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def write_audio(
     if sample_rate_hz <= 0:
         raise AudioError(f"{path}: sample rate must be positive, got {sample_rate_hz} Hz")
     rate_hz = encoded_sample_rate_hz(name, sample_rate_hz)
-    samples = np.clip(resample(samples, sample_rate_hz, rate_hz), -1.0, 1.0)
+    samples = resample(samples, sample_rate_hz, rate_hz)
 
     try:
         with atomic_write(path) as temporary, av.open(str(temporary), "w", format=output_format.muxer) as container:
@@ -99,17 +100,20 @@ def _checked_mono(samples: np.ndarray, path: Path) -> np.ndarray:
 def _encode(
     container: av.container.OutputContainer, output_format: _OutputFormat, samples: np.ndarray, rate_hz: int
 ) -> None:
-    """Encode ``samples`` into ``container`` as one mono stream.
+    """Encode ``samples`` into ``container`` as one mono stream, clipped to [-1, 1].
 
-    One frame goes in: PyAV converts it to the codec's sample format and cuts it into the frame size the codec
-    needs (1152 samples for mp3, 1024 for aac), and ``encode(None)`` flushes both its converter and the encoder.
+    The samples go in blocks: PyAV converts each to the codec's sample format and cuts the stream into the frame size
+    the codec needs (1152 samples for mp3, 1024 for aac), and ``encode(None)`` flushes both its converter and the
+    encoder. One frame of a 10-minute song would hold a clipped copy and a frame copy of it at once (+0.2 GB).
     """
     stream = container.add_stream(output_format.codec, rate=rate_hz, layout="mono")
     stream.format = output_format.sample_format
     if output_format.bit_rate_bps is not None:
         stream.bit_rate = output_format.bit_rate_bps
-    frame = av.AudioFrame.from_ndarray(samples[np.newaxis, :], format="flt", layout="mono")
-    frame.sample_rate = rate_hz
-    frame.pts = 0
-    container.mux(stream.encode(frame))
+    for start in range(0, samples.shape[0], ENCODE_BLOCK_SAMPLES):
+        block = np.clip(samples[start : start + ENCODE_BLOCK_SAMPLES], -1.0, 1.0)
+        frame = av.AudioFrame.from_ndarray(block[np.newaxis, :], format="flt", layout="mono")
+        frame.sample_rate = rate_hz
+        frame.pts = start
+        container.mux(stream.encode(frame))
     container.mux(stream.encode(None))

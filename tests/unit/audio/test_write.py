@@ -69,6 +69,16 @@ def test_samples_are_clipped(tmp_path):
     np.testing.assert_allclose(decoded.samples[0, :3], [32767 / 32768, -1.0, 0.25])
 
 
+@pytest.mark.parametrize("format", SUPPORTED_OUTPUT_FORMATS)
+def test_blocks_handed_to_the_encoder_make_the_same_file(tmp_path, monkeypatch, format):
+    """Samples go to the encoder in blocks (a 10-minute song is never copied whole): blocks that match no codec
+    frame size give the bytes of one block, clipping included."""
+    samples = np.random.default_rng(7).standard_normal(40_000 * 2 + 123).astype(np.float32) * 0.7
+    whole = write_audio(tmp_path / f"whole.{format}", samples, 40_000).read_bytes()
+    monkeypatch.setattr(write_module, "ENCODE_BLOCK_SAMPLES", 5_000)
+    assert write_audio(tmp_path / f"blocks.{format}", samples, 40_000).read_bytes() == whole
+
+
 def test_unknown_format_lists_the_supported_ones(tmp_path):
     with pytest.raises(AudioError, match="'ogg'.*wav, flac, mp3, m4a"):
         write_audio(tmp_path / "tone.ogg", tone(16_000), 16_000)
