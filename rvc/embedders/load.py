@@ -64,6 +64,7 @@ def load_embedder(
     _check_state(embedder.state_dict(), state, source)
     embedder.load_state_dict(state, strict=False, assign=True)  # strictness enforced by _check_state
     _zero_fill_missing(embedder)
+    embedder.source = source
     return embedder.to(device=device, dtype=dtype or torch.float32).eval()
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
@@ -29,6 +34,36 @@ class Embedder(HubertModel):
         self.final_proj = (
             nn.Linear(config.hidden_size, config.classifier_proj_size) if with_final_proj else None
         )
+        self.source: Path | None = None  # the file or folder it was loaded from (`load_embedder`), read again after
+        self._released_placement: tuple[torch.device, torch.dtype] | None = None  # `release_weights`
+        self._extractions = 0
+        self._weights_lock = threading.Lock()
+
+    def release_weights(self) -> None:
+        """Drop the weights (0.36 GB in float32 for HuBERT base) until the next `extract` reads them again from
+        ``source`` (a fraction of a second): a long conversion's pitch stage runs without them. Nothing happens while
+        an extraction runs on another thread, or for an embedder that was not loaded from a file."""
+        with self._weights_lock:
+            if self.source is None or self._extractions or self._released_placement is not None:
+                return
+            self._released_placement = (self.device, self.dtype)
+            self.to("meta")
+
+    @contextmanager
+    def _weights_in_use(self) -> Iterator[None]:
+        with self._weights_lock:
+            if self._released_placement is not None:
+                from rvc.embedders.load import load_embedder
+
+                device, dtype = self._released_placement
+                self.load_state_dict(load_embedder(self.source, device, dtype).state_dict(), assign=True)
+                self._released_placement = None
+            self._extractions += 1
+        try:
+            yield
+        finally:
+            with self._weights_lock:
+                self._extractions -= 1
 
     @torch.no_grad()
     def extract(self, audio_16k: np.ndarray | torch.Tensor, version: str) -> torch.Tensor:
@@ -50,8 +85,9 @@ class Embedder(HubertModel):
             raise ValueError(f"expected mono audio shaped [N] or [1, N], got {tuple(waveform.shape)}")
         if waveform.numel() < MIN_SAMPLES:
             raise ValueError(f"audio too short for HuBERT: {waveform.numel()} samples, need {MIN_SAMPLES}")
-        waveform = waveform.to(device=self.device, dtype=self.dtype).unsqueeze(0)
-        if version == "v2":
-            return self(waveform).last_hidden_state
-        hidden = self(waveform, output_hidden_states=True).hidden_states[V1_OUTPUT_LAYER]
-        return self.final_proj(hidden)
+        with self._weights_in_use():
+            waveform = waveform.to(device=self.device, dtype=self.dtype).unsqueeze(0)
+            if version == "v2":
+                return self(waveform).last_hidden_state
+            hidden = self(waveform, output_hidden_states=True).hidden_states[V1_OUTPUT_LAYER]
+            return self.final_proj(hidden)

@@ -59,6 +59,27 @@ def reference_outputs(model: Embedder, audio: np.ndarray) -> dict[str, np.ndarra
     }
 
 
+def test_released_weights_are_read_again_for_the_next_extraction(fp32_file: Path, reference: dict) -> None:
+    embedder = load_embedder(fp32_file)
+    before = {version: embedder.extract(reference["audio"], version) for version in ("v1", "v2")}
+    embedder.release_weights()
+    assert all(parameter.is_meta for parameter in embedder.parameters())
+    for version, features in before.items():
+        torch.testing.assert_close(embedder.extract(reference["audio"], version), features, rtol=0, atol=0)
+    assert not any(parameter.is_meta for parameter in embedder.parameters())
+    built_in_memory = Embedder(embedder.config)
+    built_in_memory.release_weights()  # no file to read it again from: kept
+    assert not any(parameter.is_meta for parameter in built_in_memory.parameters())
+
+
+def test_weights_are_not_released_during_an_extraction(fp32_file: Path, reference: dict) -> None:
+    """Another thread's long conversion may release the shared embedder while this one extracts: it waits."""
+    embedder = load_embedder(fp32_file)
+    with embedder._weights_in_use():
+        embedder.release_weights()
+        assert not any(parameter.is_meta for parameter in embedder.parameters())
+
+
 def test_fake_checkpoint_needs_the_globals_of_real_ones(fp32_file: Path) -> None:
     needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(fp32_file))
     assert needed == {"argparse.Namespace", "fairseq.data.dictionary.Dictionary"}

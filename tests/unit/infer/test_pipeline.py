@@ -150,12 +150,15 @@ class _CountingPm(type(get_extractor("pm"))):
         self.releases += 1
 
 
-def test_a_long_inputs_pitch_model_is_released_before_its_segments(source, model, embedder, monkeypatch):
+def test_a_long_input_releases_each_stages_model_while_the_other_runs(source, model, embedder, monkeypatch):
+    """HuBERT during the pitch stage, the pitch model after it; both are read again when needed: same output."""
     from rvc.infer import pipeline
 
-    extractor = _CountingPm()
-    convert_audio(source[: 3 * RATE], model, embedder, DETERMINISTIC, extractor)
-    assert extractor.releases == 0
-    monkeypatch.setattr(pipeline, "RELEASE_PITCH_MODEL_AFTER_S", 2)
-    convert_audio(source[: 3 * RATE], model, embedder, DETERMINISTIC, extractor)
-    assert extractor.releases == 1
+    extractor, released, release = _CountingPm(), [], embedder.release_weights
+    monkeypatch.setattr(embedder, "release_weights", lambda: released.append("hubert") or release())
+    kept = convert_audio(source[: 3 * RATE], model, embedder, DETERMINISTIC, extractor).audio
+    assert extractor.releases == 0 and not released
+    monkeypatch.setattr(pipeline, "RELEASE_MODELS_AFTER_S", 2)
+    again = convert_audio(source[: 3 * RATE], model, embedder, DETERMINISTIC, extractor).audio
+    assert extractor.releases == 1 and released == ["hubert"]
+    np.testing.assert_array_equal(again, kept)
