@@ -46,9 +46,10 @@ logger = logging.getLogger(__name__)
 
 INPUT_PEAK = 0.95  # the original scales louder inputs down to this peak before converting
 OUTPUT_PEAK = 0.99  # and louder outputs down to this one
-# A longer input's two stages each run without the other's model: HuBERT (0.36 GB) is released during the pitch stage
-# and read again for the first segment, the pitch model (RMVPE: 345 MB) is released after the pitch stage and read
-# again by the next conversion (0.8 s each, under 1% of converting two minutes).
+# On the CPU a longer input's two stages each run without the other's model: HuBERT (0.36 GB) is released during the
+# pitch stage and read again for the first segment, the pitch model (RMVPE: 345 MB) is released after the pitch stage
+# and read again by the next conversion (0.8 s each, under 1% of converting two minutes there). A GPU keeps them: its
+# memory is not the process's, and it converts ten minutes in seconds.
 RELEASE_MODELS_AFTER_S = 120
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -117,10 +118,10 @@ def convert_audio(
     audio = padded[segments.pad_samples : len(padded) - segments.pad_samples]  # the same samples, not a second copy
     frames = padded.shape[0] // WINDOW_SAMPLES
 
-    long_input = len(audio) > RELEASE_MODELS_AFTER_S * SAMPLE_RATE_16K_HZ
+    release_models = device.type == "cpu" and len(audio) > RELEASE_MODELS_AFTER_S * SAMPLE_RATE_16K_HZ
     pitch = pitchf = None
     if model_info.f0:
-        if long_input:
+        if release_models:
             embedder.release_weights()
             release_free_memory()
         f0 = fit_frames(f0_extractor.compute(padded), frames)
@@ -129,7 +130,7 @@ def convert_audio(
             f0 = apply_f0_curve(f0, load_f0_curve(params.f0_file), start_frame=segments.x_pad * 100)
         pitch = torch.from_numpy(coarse_f0(f0.copy())).unsqueeze(0).to(device)
         pitchf = torch.from_numpy(f0.astype(np.float32)).unsqueeze(0).to(device)
-        if long_input:
+        if release_models:
             f0_extractor.release_weights()
     release_free_memory()  # the pitch stage's working set (and a released model), before the segments
     start = timer.add("f0", start)
