@@ -34,8 +34,8 @@ class Embedder(HubertModel):
         self.final_proj = (
             nn.Linear(config.hidden_size, config.classifier_proj_size) if with_final_proj else None
         )
-        self.source: Path | None = None  # the file or folder it was loaded from (`load_embedder`), read again after
-        self._released_placement: tuple[torch.device, torch.dtype] | None = None  # `release_weights`
+        self.source: Path | None = None  # the file or folder `load_embedder` read: where released weights come from
+        self._released_placement: tuple[torch.device, torch.dtype] | None = None  # set while released
         self._extractions = 0
         self._weights_lock = threading.Lock()
 
