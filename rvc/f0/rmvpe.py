@@ -46,7 +46,9 @@ N_HEAD_CHANNELS = 3
 DOWNLOAD_HINT = "get it with `python -m rvc download rmvpe`"
 
 
-WHOLE_INPUT_FRAMES = 4096  # 41 s at 100 frames/s: every input the original pipeline converts in one piece
+WHOLE_INPUT_FRAMES = 4352  # 43.5 s at 100 frames/s: every input the original converts in one segment on the CPU (up to
+# 41 s) with its second of padding on each side, so those keep the original's pitch exactly (a 39.4 s song padded to
+# 41.4 s went in chunks at 4096: 1.5x the network's work, +1.4 s)
 # Longer inputs go in 5.12 s chunks, each read with 1.28 s of context on both sides: the network's working set
 # grows with the frames it reads (0.16 MB a frame), and a chunk of 768 frames needs ~0.12 GB.
 CHUNK_FRAMES = 512

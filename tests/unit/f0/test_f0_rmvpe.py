@@ -190,6 +190,15 @@ def test_long_inputs_go_in_chunks_with_context(extractor: RmvpeExtractor, monkey
     np.testing.assert_array_equal(extractor.salience(audio), whole)
 
 
+def test_what_the_original_converts_in_one_segment_goes_through_rmvpe_whole() -> None:
+    """Its pitch is then the original's exactly: the longest one-segment input with its padding on both sides."""
+    from rvc.f0.rmvpe import WHOLE_INPUT_FRAMES
+    from rvc.infer.segments import CPU_SEGMENTS, FP32_SEGMENTS
+
+    for settings in (FP32_SEGMENTS, CPU_SEGMENTS):
+        assert (settings.x_max + 2 * settings.x_pad) * 100 + 1 <= WHOLE_INPUT_FRAMES
+
+
 def test_chunks_in_batches_give_the_one_at_a_time_salience(
     extractor: RmvpeExtractor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
