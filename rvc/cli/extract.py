@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-f0", action="store_true", help="a model without pitch: extract features only")
     parser.add_argument("--version", choices=("v1", "v2"), default="v2", help="v1: 256-d, v2: 768-d features")
     parser.add_argument("--devices", help="'cpu' or GPU numbers like '0-1' (default: every GPU, else cpu)")
-    parser.add_argument("--n-proc", type=int, default=1, help="worker processes for work done on CPU (default: 1)")
+    parser.add_argument("--n-proc", type=int, help="worker threads for work done on CPU (default: one per core)")
     parser.add_argument("--embedder", help="HuBERT/ContentVec file or folder (default: $RVC_EMBEDDER, hubert_base)")
     parser.add_argument("--rmvpe", help="rmvpe.pt (default: assets/rmvpe/rmvpe.pt)")
     parser.add_argument("--config", help="run config to use as config.json (default: the built-in for version/rate)")

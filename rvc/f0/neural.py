@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -47,8 +48,12 @@ class CrepeExtractor(F0Extractor):
     """torchcrepe with the original RVC post-processing.
 
     Periodicity (the network's confidence) is median-filtered and f0 mean-filtered over 3 frames, then
-    frames with periodicity under 0.1 become unvoiced.
+    frames with periodicity under 0.1 become unvoiced. Calls run one at a time, from any thread: each seeds
+    numpy's global RNG for torchcrepe's dither (see ``_fixed_numpy_seed``), which a concurrent call would reseed
+    or draw from midway.
     """
+
+    _calls = threading.Lock()
 
     def __init__(self, capacity: str = "full", device: str = "cpu") -> None:
         if capacity not in ("full", "tiny"):
@@ -60,7 +65,7 @@ class CrepeExtractor(F0Extractor):
     def _compute(self, audio: np.ndarray) -> np.ndarray:
         import torchcrepe
 
-        with _fixed_numpy_seed():
+        with self._calls, _fixed_numpy_seed():
             f0, periodicity = torchcrepe.predict(
                 _to_tensor(audio, self.device),
                 SAMPLE_RATE_HZ,

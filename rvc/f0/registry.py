@@ -34,6 +34,9 @@ _FACTORIES: dict[str, Callable[[ExtractorOptions], F0Extractor]] = {
 }
 
 F0_METHODS: tuple[str, ...] = tuple(_FACTORIES)
+SERIAL_METHODS: frozenset[str] = frozenset({"crepe", "crepe-tiny"})
+"""Methods whose extractor runs one call at a time (``CrepeExtractor``), so that a second worker thread would only
+wait: give them one worker per device, with all its CPU threads."""
 
 
 def get_extractor(

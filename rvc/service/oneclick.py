@@ -89,12 +89,12 @@ def one_click(
     choice = PRESETS[preset]
     progress = OverallProgress(sink or EventSink())
     exp_dir = get_paths().logs / name
-    n_proc = max(1, min(2, os.cpu_count() or 1))
+    n_proc = max(1, min(2, os.cpu_count() or 1))  # a one-click dataset is small: more processes cost more to start
 
     progress.enter(0)
     preprocess(exp_dir, dataset, sample_rate, n_proc, progress, config)
     progress.enter(1)
-    extract(exp_dir, choice.f0_method, version, devices, progress, n_proc=n_proc)
+    extract(exp_dir, choice.f0_method, version, devices, progress)  # threads: one per core costs nothing to start
     progress.enter(2)
     pretrained = None if config else pretrained_pair(version, sample_rate, True)
     if pretrained is None:

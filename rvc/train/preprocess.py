@@ -134,7 +134,7 @@ def preprocess(
     sink.progress(STAGE, 0, len(jobs), f"{len(jobs)} of {len(files)} files to process")
     workers = ["cpu"] * max(1, min(n_proc, len(jobs)))
     try:
-        finished = run_workers(_process_file, jobs, _Worker, (rate_hz, str(exp_dir)), workers)
+        finished = run_workers(_process_file, jobs, _Worker, (rate_hz, str(exp_dir)), workers, processes=True)
         for done, ((path, _), outcome) in enumerate(finished, start=1):
             record.done(Path(path).name, outcome)
             record.checkpoint()
@@ -218,7 +218,8 @@ def _remove_pieces(exp_dir: Path, names: list[str]) -> None:
 
 class _Worker:
     """What a worker process needs for every file, built once per process by ``run_workers`` (``device`` is
-    always "cpu": preprocessing has no model)."""
+    always "cpu": preprocessing has no model). Processes, not threads: decoding and slicing hold the GIL (two
+    threads cut 30 clips in 0.25-0.28 s against one thread's 0.28-0.29 s)."""
 
     def __init__(self, sample_rate_hz: int, exp_dir: str, device: str) -> None:
         self.sample_rate_hz = sample_rate_hz

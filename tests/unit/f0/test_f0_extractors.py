@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -81,6 +82,20 @@ def test_crepe_dither_is_reproducible_and_leaves_the_callers_rng_alone(
     first = extractors["crepe-tiny"].compute(audio)
     np.testing.assert_array_equal(extractors["crepe-tiny"].compute(audio), first)
     assert np.random.random() == expected_next
+
+
+@pytest.mark.parametrize("name", WITHOUT_MODEL_FILE)
+def test_calls_from_several_threads_give_what_calls_one_by_one_give(
+    extractors: dict[str, F0Extractor], name: str
+) -> None:
+    """Training's extraction calls one extractor from several worker threads at once (crepe's calls take turns:
+    each seeds numpy's global RNG for its dither)."""
+    inputs = [_tone(4800, hz) * np.linspace(0.2, 1, 4800, dtype=np.float32) for hz in (120, 150, 180, 210)]
+    one_by_one = [extractors[name].compute(audio) for audio in inputs]
+    with ThreadPoolExecutor(4) as pool:
+        at_once = list(pool.map(extractors[name].compute, inputs))
+    for expected, got in zip(one_by_one, at_once, strict=True):
+        np.testing.assert_array_equal(got, expected)
 
 
 def _load_16k(path, seconds: float | None = None) -> np.ndarray:

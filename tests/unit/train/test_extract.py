@@ -164,6 +164,24 @@ def test_bad_requests_are_refused(tmp_path, v2, embedder):
         extract(exp, "pm", "v2", "cpu", embedder_path=embedder, sample_rate="48k")
 
 
+def test_worker_threads_write_what_one_worker_writes(pieces, embedder):
+    """Two CPU workers (threads of one torch thread each, sharing the models) against one: the same pitch, the
+    same features up to float rounding (the thread count changes the order of sums), and torch's thread count
+    is restored afterwards."""
+    threads = torch.get_num_threads()
+    one, two = copy_experiment(pieces, "one_worker"), copy_experiment(pieces, "two_workers")
+    extract(one, "dio", "v2", "cpu", embedder_path=embedder, n_proc=1, seed=0)
+    result = extract(two, "dio", "v2", "cpu", embedder_path=embedder, n_proc=2, seed=0)
+    assert torch.get_num_threads() == threads
+    assert result["f0"]["computed"] == result["features"]["computed"] == len(names_of(one)) > 2
+    for name in names_of(one):
+        for folder in ("2a_f0", "2b-f0nsf"):
+            np.testing.assert_array_equal(np.load(two / folder / f"{name}.wav.npy"),
+                                          np.load(one / folder / f"{name}.wav.npy"))
+        np.testing.assert_allclose(np.load(two / "3_feature768" / f"{name}.npy"),
+                                   np.load(one / "3_feature768" / f"{name}.npy"), rtol=1e-4, atol=1e-5)
+
+
 def test_parse_devices():
     assert parse_devices("cpu", 2) == ["cpu", "cpu"]
     assert parse_devices("0-1") == ["cuda:0", "cuda:1"]

@@ -1,8 +1,9 @@
-"""The shared step helpers: step records (what a rerun may skip), experiment folders and worker processes."""
+"""The shared step helpers: step records (what a rerun may skip), experiment folders and workers."""
 
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -97,8 +98,40 @@ def test_run_workers_in_this_process_for_one_device():
     assert results == {1: (11, "cpu", os.getpid()), 2: (12, "cpu", os.getpid()), 3: (13, "cpu", os.getpid())}
 
 
+class CountingSetup:
+    """A setup that counts its calls per device (threads share the state of their device)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, offset: int, device: str) -> tuple[int, str, int]:
+        self.calls.append(device)
+        return add_offset_setup(offset, device)
+
+
+def test_worker_threads_share_one_state_per_device_and_run_at_once():
+    setup = CountingSetup()
+    both_running = threading.Barrier(2, timeout=10)  # broken (an error) unless two items run at the same time
+
+    def work(state, item):
+        both_running.wait()
+        return add_offset(state, item), threading.get_ident()
+
+    results = dict(run_workers(work, [1, 2, 3, 4], setup, (100,), ["cpu", "cpu"]))
+    assert sorted(setup.calls) == ["cpu"]
+    assert {item: value for item, ((value, _, _), _) in results.items()} == {1: 101, 2: 102, 3: 103, 4: 104}
+    assert {pid for (_, _, pid), _ in results.values()} == {os.getpid()}
+    assert len({thread for _, thread in results.values()}) == 2
+
+    setup.calls.clear()
+    results = dict(run_workers(add_offset, list(range(6)), setup, (0,), ["dev:0", "dev:1", "dev:1"]))
+    assert sorted(setup.calls) == ["dev:0", "dev:1"]
+    assert {device for _, device, _ in results.values()} <= {"dev:0", "dev:1"}
+
+
 def test_run_workers_gives_each_process_its_own_device():
-    results = dict(run_workers(add_offset, list(range(8)), add_offset_setup, (100,), ["dev:0", "dev:1"]))
+    results = dict(run_workers(add_offset, list(range(8)), add_offset_setup, (100,), ["dev:0", "dev:1"],
+                               processes=True))
     assert {item: value for item, (value, _, _) in results.items()} == {i: i + 100 for i in range(8)}
     pids = {pid for _, _, pid in results.values()}
     assert os.getpid() not in pids
@@ -107,11 +140,13 @@ def test_run_workers_gives_each_process_its_own_device():
     assert {device for _, device, _ in results.values()} <= {"dev:0", "dev:1"}
 
 
-def test_run_workers_raises_a_workers_exception():
+@pytest.mark.parametrize("processes", [False, True])
+def test_run_workers_raises_a_workers_exception(processes):
     with pytest.raises(ValueError, match="negative item -1"):
-        list(run_workers(add_offset, [1, -1, 2], add_offset_setup, (0,), ["cpu", "cpu"]))
+        list(run_workers(add_offset, [1, -1, 2], add_offset_setup, (0,), ["cpu", "cpu"], processes=processes))
 
 
-def test_a_failed_worker_setup_is_raised_with_its_message():
+@pytest.mark.parametrize("processes", [False, True])
+def test_a_failed_worker_setup_is_raised_with_its_message(processes):
     with pytest.raises(FileNotFoundError, match="model for dev:. not found"):
-        list(run_workers(add_offset, [1, 2], failing_setup, (0,), ["dev:0", "dev:1"]))
+        list(run_workers(add_offset, [1, 2], failing_setup, (0,), ["dev:0", "dev:1"], processes=processes))
