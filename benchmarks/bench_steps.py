@@ -53,10 +53,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="rounds over the worker counts (median printed)")
     parser.add_argument("--preprocess-only", action="store_true", help="skip extraction (minutes per round)")
     args = parser.parse_args()
-    from benchmarks.bench_infer import prepare
+    from benchmarks.bench_infer import CACHE
     from rvc.audio import load_audio
 
-    home = prepare([])
+    # In a process of its own: building the files imports torch, and a step's process starts as a copy of this one,
+    # whose size its peak RSS would then include.
+    subprocess.run([sys.executable, "-c", "from benchmarks.bench_infer import prepare; prepare([])"], cwd=ROOT,
+                   check=True)
+    home = CACHE / "home"
     hubert, rmvpe = home / "assets" / "hubert" / "hubert_base.pt", home / "assets" / "rmvpe" / "rmvpe.pt"
     clips = sorted(CLIPS.glob("*.flac"))
     audio_s = args.copies * sum(len(load_audio(clip, 16000)) / 16000 for clip in clips)
