@@ -35,8 +35,8 @@ _FACTORIES: dict[str, Callable[[ExtractorOptions], F0Extractor]] = {
 
 F0_METHODS: tuple[str, ...] = tuple(_FACTORIES)
 SERIAL_METHODS: frozenset[str] = frozenset({"crepe", "crepe-tiny"})
-"""Methods whose extractor runs one call at a time (``CrepeExtractor``), so that a second worker thread would only
-wait: give them one worker per device, with all its CPU threads."""
+"""Methods whose extractors run one call at a time, all of them together (``CrepeExtractor``), so that a second
+worker thread would only wait: give them one worker, with all the CPU threads."""
 
 
 def get_extractor(

@@ -125,7 +125,7 @@ def extract(
     if if_f0:
         f0_workers = ["cpu"] * max(1, n_proc) if f0_method in CPU_METHODS else workers
         if f0_method in SERIAL_METHODS:
-            f0_workers = list(dict.fromkeys(f0_workers))
+            f0_workers = f0_workers[:1]
         f0_summary = _run_stage(
             exp_dir, F0_STAGE, {"f0_method": f0_method, "model": _identity(rmvpe)}, inputs, _f0_outputs,
             _compute_f0, _F0Worker, (str(exp_dir), f0_method, str(rmvpe) if rmvpe else None), f0_workers, sink,
