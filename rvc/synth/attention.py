@@ -89,8 +89,6 @@ def _band_to_matrix(band: torch.Tensor, first: int = 0, length: int | None = Non
     x = F.pad(band, [0, rows]).view(batch, heads, rows * (rows + width))
     x = x[:, :, : rows * (rows + 2 * window)].view(batch, heads, rows, rows + 2 * window)
     # column c of x is key position first - window + c
-    if first == 0 and rows == length:
-        return x[:, :, :, window : window + length]
     return F.pad(x, [first - window, length - first - rows - window])
 
 
