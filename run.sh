@@ -1,24 +1,52 @@
 #!/usr/bin/env bash
 # One entry point that sets everything up on a fresh machine, then starts the WebUI or runs the tests.
-#   ./run.sh webui [webui.py options]   create/refresh .venv, then start the WebUI
-#   ./run.sh test  [pytest options]     create/refresh .venv, lint, then run the test suite
+#   ./run.sh webui [webui.py options]   set up .venv from uv.lock, then start the WebUI
+#   ./run.sh test  [pytest options]     set up .venv from uv.lock, lint, then run the test suite
+#   ./run.sh setup                      set up .venv from uv.lock and stop (what the two above do first)
+# .venv holds exactly the packages of uv.lock, no more and no fewer (`uv sync --locked`); the lock is re-resolved
+# by `uv lock --upgrade` (README, "Updating dependencies"), never by this script.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
-VENV=.venv
-STAMP="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# uv itself is pinned by version and by the hash of its Linux x86-64 wheel, the platform uv.lock is resolved for.
+UV_VERSION=0.13.10
+UV_WHEEL_SHA256=7cc9c41b43d583e34c781fd3446405b06e9c5fa2db468ce2a534d353db6429e5
+UV_HOME=.tools/uv-$UV_VERSION
+UV=$UV_HOME/bin/uv
+SETUP_LOG=.tools/setup.log
+export UV_PYTHON_DOWNLOADS=never     # use $PYTHON; an interpreter download would fail offline and surprise online
+export UV_PROJECT_ENVIRONMENT=.venv
+
+say() { echo "setup: $*" >&2; }
+
+# Runs a set-up command with its output in $SETUP_LOG, shown only when it fails.
+quietly() {
+  if ! "$@" >"$SETUP_LOG" 2>&1; then
+    cat "$SETUP_LOG" >&2
+    say "failed: $*"
+    exit 1
+  fi
+}
+
+install_uv() {
+  mkdir -p .tools
+  if [ ! -x "$UV" ]; then
+    local started=$SECONDS
+    quietly "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+      --target "$UV_HOME" --require-hashes -r <(echo "uv==$UV_VERSION --hash=sha256:$UV_WHEEL_SHA256")
+    say "uv $UV_VERSION installed in $UV_HOME ($((SECONDS - started)) s)"
+  fi
+}
 
 setup() {
-  if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON" -m venv "$VENV"
-  fi
-  if [ ! -f "$STAMP" ]; then
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
-    rm -f "$VENV"/.installed-*
-    touch "$STAMP"
-  fi
+  install_uv
+  local started=$SECONDS
+  # --locked: stop, naming the fix, if pyproject.toml changed since uv.lock was written.
+  quietly "$UV" sync --locked --python "$PYTHON"
+  say ".venv matches uv.lock: $("$UV" pip list --quiet --python .venv/bin/python | tail -n +3 | wc -l) packages," \
+      "$(.venv/bin/python -c 'import platform, torch; print("Python", platform.python_version(), "torch", torch.__version__)')" \
+      "($((SECONDS - started)) s)"
 }
 
 # The browser tests drive Debian's Chromium through Playwright (no browser download); install it when we can,
@@ -27,7 +55,10 @@ BROWSER_PACKAGES="chromium chromium-driver fonts-wqy-zenhei"
 setup_browser() {
   if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $BROWSER_PACKAGES >/dev/null
+      local started=$SECONDS
+      quietly apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive quietly apt-get install -y -qq $BROWSER_PACKAGES
+      say "installed $BROWSER_PACKAGES ($((SECONDS - started)) s)"
     else
       echo "note: install $BROWSER_PACKAGES (apt-get, as root) for the browser tests" >&2
     fi
@@ -37,18 +68,21 @@ setup_browser() {
 command=${1:-webui}
 shift || true
 case "$command" in
+  setup)
+    setup
+    ;;
   webui)
     setup
-    exec "$VENV/bin/python" webui.py "$@"
+    exec .venv/bin/python webui.py "$@"
     ;;
   test)
     setup
     setup_browser
-    "$VENV/bin/ruff" check .
-    exec "$VENV/bin/python" -m pytest "$@"
+    .venv/bin/ruff check .
+    exec .venv/bin/python -m pytest "$@"
     ;;
   *)
-    echo "usage: ./run.sh webui|test [options]" >&2
+    echo "usage: ./run.sh webui|test|setup [options]" >&2
     exit 2
     ;;
 esac

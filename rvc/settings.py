@@ -14,6 +14,7 @@ from typing import Any
 
 from rvc.atomic import write_json_atomic
 from rvc.config import Paths, get_paths
+from rvc.devices import DEVICE_NAME
 from rvc.infer.params import F0_METHODS
 
 SETTINGS_FILE = "settings.json"
@@ -26,7 +27,7 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     default_f0_method: str = "rmvpe"
-    device: str = "auto"  # "auto", "cpu" or "cuda:N"
+    device: str = "auto"  # "auto" or a device name of rvc.devices: "cpu", "cuda:N", "xpu:N", "mps"
     upload_limit_mb: int = 500
     allowed_paths: tuple[str, ...] = field(default_factory=tuple)  # extra folders the UI/API may read
     compile_decoder: bool = False  # torch.compile the decoder's windows: a minute's compile, then faster conversions
@@ -34,8 +35,8 @@ class Settings:
     def validate(self) -> Settings:
         if self.default_f0_method not in F0_METHODS:
             raise SettingsError(f"default_f0_method must be one of {', '.join(F0_METHODS)}")
-        if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda:"):
-            raise SettingsError("device must be 'auto', 'cpu' or 'cuda:N'")
+        if self.device != "auto" and not DEVICE_NAME.match(self.device):
+            raise SettingsError("device must be 'auto', 'cpu', 'cuda:N', 'xpu:N' or 'mps'")
         if not 1 <= self.upload_limit_mb <= 100_000:
             raise SettingsError("upload_limit_mb must be between 1 and 100000")
         if not isinstance(self.compile_decoder, bool):

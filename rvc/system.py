@@ -1,4 +1,5 @@
-"""What the machine has: CPU, memory, disk (psutil) and NVIDIA GPUs (nvidia-ml-py), as plain data."""
+"""What the machine has: CPU, memory, disk (psutil), NVIDIA GPUs (nvidia-ml-py) and every accelerator torch can use
+(`rvc.devices`: CUDA, Intel XPU, Apple MPS), as plain data."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import platform
 from dataclasses import asdict, dataclass, field
 
 import psutil
+
+from rvc.devices import Accelerator, accelerators
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class SystemInfo:
     disk_total_mb: int
     disk_free_mb: int
     gpus: list[GpuInfo] = field(default_factory=list)
+    accelerators: list[Accelerator] = field(default_factory=list)  # the devices a conversion or training can use
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,4 +85,5 @@ def system_info(disk_path: str | os.PathLike = ".") -> SystemInfo:
         disk_total_mb=disk.total // 2**20,
         disk_free_mb=disk.free // 2**20,
         gpus=list_gpus(),
+        accelerators=list(accelerators()),
     )

@@ -174,7 +174,7 @@ EN: dict[str, str] = {
     "system.settings": "Settings",
     "system.default_f0_method": "Default pitch method",
     "system.device": "Device",
-    "system.device_info": "auto, cpu or cuda:N",
+    "system.device_info": "auto, cpu, cuda:N, xpu:N or mps",
     "system.upload_limit_mb": "Upload limit (MB)",
     "system.allowed_paths": "Allowed folders",
     "system.allowed_paths_info": "absolute paths, one per line, that the page and the API may read besides the "
@@ -339,7 +339,7 @@ ZH: dict[str, str] = {
     "system.settings": "设置",
     "system.default_f0_method": "默认音高提取算法",
     "system.device": "设备",
-    "system.device_info": "auto、cpu 或 cuda:N",
+    "system.device_info": "auto、cpu、cuda:N、xpu:N 或 mps",
     "system.upload_limit_mb": "上传大小上限（MB）",
     "system.allowed_paths": "允许访问的文件夹",
     "system.allowed_paths_info": "除 RVC 主目录外，页面和 API 可读取的绝对路径，每行一个",

@@ -34,7 +34,11 @@ def system_markdown(info: dict | None) -> str:
             f"| GPU {gpu['index']} | {gpu['name']} · {gpu['memory_used_mb'] / 1024:.1f} / "
             f"{gpu['memory_total_mb'] / 1024:.1f} GB · {gpu['utilization_percent']}%{temperature} |"
         )
-    if not info.get("gpus"):
+    nvidia = {f"cuda:{gpu['index']}" for gpu in info.get("gpus") or []}
+    for accelerator in info.get("accelerators") or []:
+        if accelerator["device"] not in nvidia:  # XPU, MPS (NVIDIA GPUs have their own rows above)
+            lines.append(f"| {accelerator['device']} | {accelerator['name']} |")
+    if not info.get("gpus") and not info.get("accelerators"):
         lines.append("| GPU | none found (training and conversion run on the CPU) |")
     return "\n".join(lines)
 

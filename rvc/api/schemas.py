@@ -247,6 +247,11 @@ class GpuOut(Out):
     temperature_c: int | None
 
 
+class AcceleratorOut(Out):
+    device: str = Field(description="the torch device name to give as a device: cuda:N, xpu:N or mps")
+    name: str
+
+
 class SystemInfoOut(Out):
     platform: str
     python: str
@@ -257,6 +262,7 @@ class SystemInfoOut(Out):
     disk_total_mb: int
     disk_free_mb: int
     gpus: list[GpuOut]
+    accelerators: list[AcceleratorOut]
 
 
 class UploadOut(Out):

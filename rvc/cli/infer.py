@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise-scale", type=float, default=defaults.noise_scale, help="0 = reproducible output")
     parser.add_argument("--f0-file", help="pitch curve file (time_seconds, hz per line) that overrides the f0")
     parser.add_argument("--format", choices=("wav", "flac", "mp3", "m4a"), help="output format (default: suffix)")
-    parser.add_argument("--device", help="cpu or cuda:N (default: first GPU, else CPU)")
+    parser.add_argument("--device", help="cpu, cuda:N, xpu:N or mps (default: the first accelerator, else the CPU)")
 
 
 def run(args: argparse.Namespace) -> int:

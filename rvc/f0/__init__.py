@@ -17,7 +17,7 @@ from rvc.f0.base import (
     frame_count,
 )
 from rvc.f0.postprocess import apply_f0_curve, coarse_f0, load_f0_curve, shift_f0
-from rvc.f0.registry import F0_METHODS, SERIAL_METHODS, get_extractor
+from rvc.f0.registry import F0_METHODS, get_extractor
 from rvc.f0.rmvpe import F0ModelError, RmvpeExtractor, RmvpeNet, default_model_path, load_rmvpe_net
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "FRAMES_PER_SECOND",
     "HOP_LENGTH",
     "SAMPLE_RATE_HZ",
-    "SERIAL_METHODS",
     "F0Extractor",
     "F0ModelError",
     "RmvpeExtractor",

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from rvc.f0.base import F0Extractor
 from rvc.f0.classic import PmExtractor, dio, harvest
-from rvc.f0.neural import CrepeExtractor, FcpeExtractor
+from rvc.f0.crepe import CrepeExtractor
+from rvc.f0.fcpe import FcpeExtractor
 from rvc.f0.rmvpe import RmvpeExtractor
 
 
@@ -34,9 +35,6 @@ _FACTORIES: dict[str, Callable[[ExtractorOptions], F0Extractor]] = {
 }
 
 F0_METHODS: tuple[str, ...] = tuple(_FACTORIES)
-SERIAL_METHODS: frozenset[str] = frozenset({"crepe", "crepe-tiny"})
-"""Methods whose extractors run one call at a time, all of them together (``CrepeExtractor``), so that a second
-worker thread would only wait: give them one worker, with all the CPU threads."""
 
 
 def get_extractor(

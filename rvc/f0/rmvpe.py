@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rvc.devices import half_precision_safe
 from rvc.empty_modules import empty_modules
 from rvc.f0.base import HOP_LENGTH, SAMPLE_RATE_HZ, F0Extractor
 from rvc.memory import release_free_memory
@@ -334,8 +335,8 @@ def load_rmvpe_net(path: str | os.PathLike[str]) -> RmvpeNet:
 class RmvpeExtractor(F0Extractor):
     """RMVPE pitch: audio -> log-mel -> salience -> f0, as the original ``RMVPE.infer_from_audio``.
 
-    ``half`` runs the network in fp16 on CUDA (as the original does with ``is_half``); on CPU it is
-    ignored, because CPU fp16 convolutions are slow and inexact.
+    ``half`` runs the network in fp16 where that is safe (CUDA, XPU; as the original does with ``is_half``); on the
+    CPU and MPS it is ignored (CPU fp16 convolutions are slow and inexact, see `rvc.devices` for MPS).
     """
 
     name = "rmvpe"
@@ -350,7 +351,7 @@ class RmvpeExtractor(F0Extractor):
         model_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.device = torch.device(device)
-        self.dtype = torch.float16 if half and self.device.type == "cuda" else torch.float32
+        self.dtype = torch.float16 if half and half_precision_safe(self.device) else torch.float32
         self._net: RmvpeNet | None = net.to(self.device, self.dtype).eval()
         self.model_path = Path(model_path) if model_path is not None else None
         self.front_end = MelFrontEnd().to(self.device)

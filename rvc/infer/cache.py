@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from rvc import embedders
+from rvc.devices import default_device, default_dtype
 from rvc.f0 import F0Extractor, get_extractor
 from rvc.memory import limit_kernel_cache, release_free_memory
 from rvc.retrieval import RetrievalIndex, load_index
@@ -22,16 +23,6 @@ from rvc.synth import Synthesizer, load_synthesizer
 
 if TYPE_CHECKING:
     from rvc.embedders import Embedder
-
-
-def default_device() -> torch.device:
-    """The first CUDA GPU when there is one, else the CPU."""
-    return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-
-
-def default_dtype(device: torch.device) -> torch.dtype:
-    """fp16 on CUDA (as the original), fp32 elsewhere."""
-    return torch.float16 if device.type == "cuda" else torch.float32
 
 
 def _file_key(path: str | os.PathLike) -> tuple[str, int, int]:

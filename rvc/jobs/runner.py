@@ -52,7 +52,7 @@ DEFAULT_GRACE_S = 10.0
 STDERR_TAIL_LINES = 20
 SCHEDULER_POLL_S = 1.0
 INTERRUPTED_ERROR = "the server stopped while this task was running"
-_RESOURCE = re.compile(r"^(cpu|gpu:\d+)$")
+_RESOURCE = re.compile(r"^(cpu|mps|(gpu|xpu):\d+)$")  # gpu:N is CUDA GPU N (see device_of)
 _METRIC_KEYS = ("type", "step", "epoch")
 
 
@@ -89,8 +89,8 @@ class _Running:
 
 
 def device_of(resource: str) -> str:
-    """The torch device of a resource: "cpu" -> "cpu", "gpu:1" -> "cuda:1"."""
-    return "cpu" if resource == "cpu" else resource.replace("gpu", "cuda", 1)
+    """The torch device of a resource: "gpu:1" -> "cuda:1"; "cpu", "xpu:N" and "mps" are torch's names already."""
+    return resource.replace("gpu:", "cuda:", 1)
 
 
 class JobRunner:
@@ -202,7 +202,7 @@ class JobRunner:
         (the folder under logs/), which `pause` needs.
         """
         if not _RESOURCE.match(resource):
-            raise ValueError(f"resource {resource!r} is not 'cpu' or 'gpu:N'")
+            raise ValueError(f"resource {resource!r} is not 'cpu', 'gpu:N', 'xpu:N' or 'mps'")
         params = dict(params or {})
         if kind == INFERENCE_KIND:
             missing = {"input_path", "model"} - set(params)

@@ -77,7 +77,7 @@ def serve(handle: Handler, device: str, requests: TextIO, events: TextIO) -> Non
 
 def main(argv: list[str] | None = None, handle: Handler = convert_request) -> int:
     parser = argparse.ArgumentParser(prog="python -m rvc.jobs.worker", description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", help="cpu or cuda:N")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda:N, xpu:N or mps")
     args = parser.parse_args(argv)
     watch_parent()  # a worker whose server died stops at once instead of finishing its file for no one
     # The protocol gets a private copy of stdout; fd 1 then points at stderr, so whatever a library prints

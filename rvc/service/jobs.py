@@ -17,11 +17,11 @@ from dataclasses import asdict
 from typing import Any
 
 from rvc.config import get_paths
+from rvc.devices import default_device
 from rvc.jobs import JobRunner, JobStateError, JobStore, NotFoundError, Owner, Task
 from rvc.security import serve_clients
 from rvc.service.errors import Conflict, NotFound
 from rvc.settings import load_settings
-from rvc.system import list_gpus
 
 _DEVICES = re.compile(r"^(cpu|(\d+)(-\d+)?)$")  # the `--devices` of the training commands
 
@@ -108,11 +108,12 @@ def resource_of(devices: str) -> str:
 
 
 def conversion_resource() -> str:
-    """Where conversions run: the `device` setting ("cpu", "cuda:N"), "auto" meaning the first GPU if any."""
+    """Where conversions run: the `device` setting ("cpu", "cuda:N", "xpu:N", "mps"), "auto" meaning the first
+    accelerator if any (`rvc.devices`)."""
     device = load_settings().device
     if device == "auto":
-        return "gpu:0" if list_gpus() else "cpu"
-    return "cpu" if device == "cpu" else device.replace("cuda", "gpu", 1)
+        device = str(default_device())
+    return device.replace("cuda:", "gpu:", 1)
 
 
 def require_command(name: str) -> None:

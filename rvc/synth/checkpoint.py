@@ -19,6 +19,7 @@ from typing import BinaryIO
 import torch
 
 from rvc.atomic import atomic_write
+from rvc.devices import default_dtype
 from rvc.empty_modules import empty_modules
 from rvc.safe_load import WeightsFileError, load_weights
 from rvc.synth.config import PHONE_DIMS, SynthesizerConfig
@@ -228,11 +229,11 @@ def load_synthesizer(
 ) -> Synthesizer:
     """Load any RVC synthesizer file, ready for inference (eval, weight norm folded, no `enc_q`).
 
-    ``dtype`` defaults to float16 on CUDA and float32 elsewhere.
+    ``dtype`` defaults to float16 where that is safe (CUDA, XPU) and float32 elsewhere (`rvc.devices`).
     """
     device = torch.device(device)
     if dtype is None:
-        dtype = torch.float16 if device.type == "cuda" else torch.float32
+        dtype = default_dtype(device)
     model = build_synthesizer(load_checkpoint(path)).for_inference()
     return model.to(device=device, dtype=dtype)
 

@@ -44,7 +44,7 @@ from rvc.audio import SAMPLE_RATE_16K_HZ, load_audio, write_audio
 from rvc.config import embedder_override
 from rvc.embedders import EmbedderError, load_embedder
 from rvc.events import EventSink
-from rvc.f0 import F0_METHODS, HOP_LENGTH, SERIAL_METHODS, coarse_f0, get_extractor
+from rvc.f0 import F0_METHODS, HOP_LENGTH, coarse_f0, get_extractor
 from rvc.train.preprocess import GT_WAVS, SAMPLE_RATES_HZ, WAVS_16K, piece_names, preprocessed_sample_rate
 from rvc.train.run_config import FEATURE_DIRS, prepare_experiment_config
 from rvc.train.steps import QuietSink, StepRecord, file_stamp, run_workers, stamp_files
@@ -124,8 +124,6 @@ def extract(
     f0_summary = None
     if if_f0:
         f0_workers = ["cpu"] * max(1, n_proc) if f0_method in CPU_METHODS else workers
-        if f0_method in SERIAL_METHODS:
-            f0_workers = f0_workers[:1]
         f0_summary = _run_stage(
             exp_dir, F0_STAGE, {"f0_method": f0_method, "model": _identity(rmvpe)}, inputs, _f0_outputs,
             _compute_f0, _F0Worker, (str(exp_dir), f0_method, str(rmvpe) if rmvpe else None), f0_workers, sink,
