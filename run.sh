@@ -3,8 +3,9 @@
 #   ./run.sh webui [webui.py options]   set up .venv from uv.lock, then start the WebUI
 #   ./run.sh test  [pytest options]     set up .venv from uv.lock, lint, then run the test suite
 #   ./run.sh setup                      set up .venv from uv.lock and stop (what the two above do first)
-# .venv holds exactly the packages of uv.lock, no more and no fewer (`uv sync --locked`); the lock is re-resolved
-# by `uv lock --upgrade` (README, "Updating dependencies"), never by this script.
+#   ./run.sh upgrade [pytest options]   re-resolve uv.lock to the newest releases; keep it if the suite passes
+# .venv holds exactly the packages of uv.lock, no more and no fewer (`uv sync --locked`); only `upgrade` writes
+# the lock (README, "Updating dependencies").
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -49,6 +50,27 @@ setup() {
       "($((SECONDS - started)) s)"
 }
 
+run_tests() {
+  setup_browser
+  .venv/bin/ruff check .
+  .venv/bin/python -m pytest "$@"
+}
+
+upgrade() {
+  install_uv
+  cp uv.lock .tools/uv.lock.before
+  quietly "$UV" lock --upgrade
+  grep -E '^(Updated|Added|Removed) ' "$SETUP_LOG" >&2 || say "no newer release of any package"
+  if (setup && run_tests "$@"); then
+    say "the suite passes on the upgraded uv.lock: commit it"
+  else
+    cp .tools/uv.lock.before uv.lock
+    quietly "$UV" sync --locked --python "$PYTHON"
+    say "the suite failed on the upgraded lock (the releases above): uv.lock and .venv are back as they were"
+    exit 1
+  fi
+}
+
 # The browser tests drive Debian's Chromium through Playwright (no browser download); install it when we can,
 # with a CJK font so the Chinese screenshots are readable.
 BROWSER_PACKAGES="chromium chromium-driver fonts-wqy-zenhei"
@@ -77,12 +99,13 @@ case "$command" in
     ;;
   test)
     setup
-    setup_browser
-    .venv/bin/ruff check .
-    exec .venv/bin/python -m pytest "$@"
+    run_tests "$@"
+    ;;
+  upgrade)
+    upgrade "$@"
     ;;
   *)
-    echo "usage: ./run.sh webui|test|setup [options]" >&2
+    echo "usage: ./run.sh webui|test|setup|upgrade [options]" >&2
     exit 2
     ;;
 esac

@@ -1,9 +1,8 @@
 """The signal-processing pitch trackers: Praat's autocorrelation (pm) and WORLD's harvest and dio.
 
 Parameters are the original RVC ones, so tracks (and the models trained on them) stay comparable. Praat, WORLD
-and scipy's filters are imported on first use, as torchcrepe is: a conversion with rmvpe never loads them, a process
-starts without them, and a Python that pyworld publishes no wheel for (3.12 on Linux needs a compiler) still
-converts with every other method.
+and scipy's filters are imported on first use: a conversion with rmvpe never loads them and a process starts
+without them.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ import librosa
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import stats
 from torch import nn
 
 from rvc.empty_modules import empty_modules
@@ -110,6 +109,8 @@ TRANSITION = _transition_matrix()
 def decode_batch(activations: torch.Tensor, rng: np.random.RandomState) -> tuple[torch.Tensor, torch.Tensor]:
     """One batch's activations [N, 360] -> (f0 Hz [N], periodicity [N]): Viterbi over the search range's bins, the
     decoded bin's cents dithered, and the activation at that bin as the periodicity."""
+    from scipy import stats  # on first use: 0.2 s of every process's start otherwise
+
     low, high = _bin_range()
     activations = activations.clone()
     activations[:, :low] = -float("inf")
