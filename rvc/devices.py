@@ -8,12 +8,10 @@ the original RVC does there: some of its fp16 kernels are missing or inexact), a
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 
 import torch
 
-DEVICE_NAME = re.compile(r"^(cpu|mps|(cuda|xpu):\d+)$")
 HALF_PRECISION_KINDS = frozenset({"cuda", "xpu"})
 
 

@@ -14,8 +14,7 @@ from typing import Any
 
 from rvc.atomic import write_json_atomic
 from rvc.config import Paths, get_paths
-from rvc.devices import DEVICE_NAME
-from rvc.infer.params import F0_METHODS
+from rvc.vocabulary import DEVICE_NAME, F0_METHODS
 
 SETTINGS_FILE = "settings.json"
 

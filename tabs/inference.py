@@ -12,7 +12,6 @@ from tabs.common import follow, require, require_admin, save_uploads, task_owner
 from tabs.i18n import t
 
 INDEX_AUTO, INDEX_NONE = "auto", "none"
-OUTPUT_FORMATS = ["wav", "flac", "mp3", "m4a"]
 F0_COLUMNS = ["time_s", "f0_hz", "curve"]
 
 
@@ -45,13 +44,9 @@ def match_index(model: str | None) -> tuple[dict, str]:
     return gr.update(choices=_index_choices(), value=str(matched) if matched else INDEX_NONE), info
 
 
-def _params(transpose, f0_method, index_rate, filter_radius, resample_sr, rms_mix_rate, protect, sid,
-            noise_scale, f0_file) -> dict:
-    return {
-        "transpose": transpose, "f0_method": f0_method, "index_rate": index_rate, "filter_radius": filter_radius,
-        "resample_sr": resample_sr, "rms_mix_rate": rms_mix_rate, "protect": protect, "sid": sid,
-        "noise_scale": noise_scale, "f0_file": f0_file,
-    }
+def _params(*values: object) -> dict:
+    """The page's parameter controls, in `ConvertParams`' field order (as `build` lays them out), by name."""
+    return dict(zip(service.ConvertParams.names(), values, strict=True))
 
 
 def timings_markdown(result: dict) -> str:
@@ -150,8 +145,12 @@ def convert_batch(
     yield summary, "\n".join(lines), outputs
 
 
+def _control(name: str, **options: object) -> dict:
+    """A parameter's control: its range, step and default from `ConvertParams`, its words from the translations."""
+    return {**service.ConvertParams.control(name), "label": t(f"inference.{name}"), **options}
+
+
 def build() -> None:
-    defaults = service.ConvertParams()
     with gr.Tab(t("inference.tab"), id="inference"):
         with gr.Row():
             models = service.list_models()
@@ -165,28 +164,20 @@ def build() -> None:
         with gr.Accordion(t("inference.params"), open=True):
             with gr.Row():
                 with gr.Column():
-                    transpose = gr.Slider(-24, 24, value=defaults.transpose, step=1, label=t("inference.transpose"),
-                                          info=t("inference.transpose_info"))
-                    f0_method = gr.Radio(list(service.F0_METHODS), value=defaults.f0_method,
-                                         label=t("inference.f0_method"), info=t("inference.f0_method_info"),
-                                         elem_id="inference-f0-method")
-                    index_rate = gr.Slider(0, 1, value=defaults.index_rate, step=0.01, label=t("inference.index_rate"),
-                                           info=t("inference.index_rate_info"))
-                    protect = gr.Slider(0, 0.5, value=defaults.protect, step=0.01, label=t("inference.protect"),
-                                        info=t("inference.protect_info"))
-                    output_format = gr.Dropdown(OUTPUT_FORMATS, value="wav", label=t("inference.output_format"))
+                    transpose = gr.Slider(**_control("transpose", info=t("inference.transpose_info")))
+                    f0_method = gr.Radio(**_control("f0_method", info=t("inference.f0_method_info"),
+                                                    elem_id="inference-f0-method"))
+                    index_rate = gr.Slider(**_control("index_rate", info=t("inference.index_rate_info")))
+                    protect = gr.Slider(**_control("protect", info=t("inference.protect_info")))
+                    output_format = gr.Dropdown(list(service.OUTPUT_FORMATS), value=service.OUTPUT_FORMATS[0],
+                                                label=t("inference.output_format"))
                 with gr.Column():
-                    filter_radius = gr.Slider(0, 7, value=defaults.filter_radius, step=1,
-                                              label=t("inference.filter_radius"),
-                                              info=t("inference.filter_radius_info"))
-                    rms_mix_rate = gr.Slider(0, 1, value=defaults.rms_mix_rate, step=0.01,
-                                             label=t("inference.rms_mix_rate"), info=t("inference.rms_mix_rate_info"))
-                    resample_sr = gr.Slider(0, 48000, value=defaults.resample_sr, step=100,
-                                            label=t("inference.resample_sr"), info=t("inference.resample_sr_info"))
-                    sid = gr.Number(value=defaults.sid, precision=0, label=t("inference.sid"),
-                                    info=t("inference.sid_info"))
-                    noise_scale = gr.Slider(0, 1, value=defaults.noise_scale, step=0.01,
-                                            label=t("inference.noise_scale"), info=t("inference.noise_scale_info"))
+                    filter_radius = gr.Slider(**_control("filter_radius", info=t("inference.filter_radius_info")))
+                    rms_mix_rate = gr.Slider(**_control("rms_mix_rate", info=t("inference.rms_mix_rate_info")))
+                    resample_sr = gr.Dropdown(**_control("resample_sr", info=t("inference.resample_sr_info"),
+                                                         allow_custom_value=True))
+                    sid = gr.Number(**_control("sid", info=t("inference.sid_info"), precision=0))
+                    noise_scale = gr.Slider(**_control("noise_scale", info=t("inference.noise_scale_info")))
                     f0_file = gr.File(label=t("inference.f0_file"), file_types=[".txt", ".csv"], type="filepath",
                                       height=120)
         params = [model, index, transpose, f0_method, index_rate, filter_radius, resample_sr, rms_mix_rate, protect,

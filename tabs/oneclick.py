@@ -11,19 +11,23 @@ from tabs.common import admin_only, follow_with_progress, require, user_errors
 from tabs.i18n import t
 from tabs.train import dataset_path, run_config
 
-PRESETS = ["fast", "standard", "high"]
+DEFAULTS = service.OneClickParams()
 
 
 @user_errors
 @admin_only
 def oneclick(
     name: str, files: list[str] | None, server_path: str, preset: str, config_path: str = "",
-    epochs: float | None = None,
+    epochs: float | None = None, sample_rate: str = DEFAULTS.sample_rate, version: str = DEFAULTS.version,
+    f0: bool = DEFAULTS.f0, devices: str = DEFAULTS.devices,
     progress: gr.Progress = gr.Progress(),  # noqa: B008
 ) -> Iterator[tuple[str, str, str | None, list[str]]]:
     name = require(name, "Type a name for the new voice.")
-    task = service.start_oneclick(name, dataset_path(name, files, server_path), preset, config=run_config(config_path),
-                                  epochs=int(epochs) if epochs else None)
+    params = service.OneClickParams.from_dict({
+        "preset": preset, "epochs": epochs or None, "sample_rate": sample_rate, "version": version, "f0": f0,
+        "devices": (devices or "").strip() or DEFAULTS.devices,
+    })
+    task = service.start_oneclick(name, dataset_path(name, files, server_path), params, config=run_config(config_path))
     view = None
     for view in follow_with_progress(task["id"], progress):
         yield view.markdown(), view.log_text, None, []
@@ -41,13 +45,22 @@ def build() -> None:
                 files = gr.File(label=t("train.dataset_upload"), file_count="multiple", type="filepath")
                 server_path = gr.Textbox(label=t("train.dataset_path"), info=t("train.dataset_path_info"),
                                          placeholder="/path/to/dataset", elem_id="oneclick-dataset-path")
-                preset = gr.Radio(PRESETS, value="standard", label=t("oneclick.preset"), info=t("oneclick.preset_info"),
-                                  elem_id="oneclick-preset")
+                preset = gr.Radio(**service.OneClickParams.control("preset"), label=t("oneclick.preset"),
+                                  info=t("oneclick.preset_info"), elem_id="oneclick-preset")
                 with gr.Accordion(t("train.advanced"), open=False):
                     config_path = gr.Textbox("", label=t("train.config_path"), info=t("train.config_path_info"),
                                              elem_id="oneclick-config-path")
-                    epochs = gr.Number(None, label=t("train.epochs"), info=t("oneclick.epochs_info"), precision=0,
-                                       minimum=1, elem_id="oneclick-epochs")
+                    epochs = gr.Number(**service.OneClickParams.control("epochs"), label=t("train.epochs"),
+                                       info=t("oneclick.epochs_info"), precision=0, elem_id="oneclick-epochs")
+                    with gr.Row():
+                        sample_rate = gr.Radio(**service.OneClickParams.control("sample_rate"),
+                                               label=t("train.target_sr"), info=t("train.target_sr_info"))
+                        version = gr.Radio(**service.OneClickParams.control("version"), label=t("train.version"),
+                                           info=t("train.version_info"))
+                        f0 = gr.Checkbox(**service.OneClickParams.control("f0"), label=t("train.if_f0"),
+                                         info=t("train.if_f0_info"))
+                    devices = gr.Textbox(**service.OneClickParams.control("devices"), label=t("train.devices"),
+                                         info=t("train.devices_info"), elem_id="oneclick-devices")
                 run = gr.Button(t("oneclick.run"), variant="primary")
             with gr.Column():
                 status = gr.Markdown(elem_id="oneclick-status")
@@ -56,6 +69,7 @@ def build() -> None:
                 outputs = gr.File(label=t("ui.download"), file_count="multiple", interactive=False,
                                   elem_id="oneclick-outputs")
         log = gr.Textbox(label=t("ui.log"), lines=10, max_lines=20, interactive=False, autoscroll=True)
-        run.click(oneclick, inputs=[name, files, server_path, preset, config_path, epochs],
+        run.click(oneclick, inputs=[name, files, server_path, preset, config_path, epochs, sample_rate, version, f0,
+                                    devices],
                   outputs=[status, log, test_audio, outputs],
                   api_name="oneclick", show_progress_on=status, concurrency_limit=None)

@@ -18,14 +18,11 @@ from rvc import service
 from tabs.common import TaskView, admin_only, follow_with_progress, require, save_uploads, user_errors
 from tabs.i18n import t
 
-SAMPLE_RATES = ["32k", "40k", "48k"]
-VERSIONS = ["v1", "v2"]
 STEPS = ("none", "preprocessed", "extracted", "trained", "indexed", "exported")
 TASK_STEPS = ("preprocess", "extract", "train", "index", "export")  # the wizard's jobs, in order
 SAMPLES = 5  # pieces of the preprocessed dataset offered to listen to
 LOSSES = ("loss_g", "loss_d", "loss_mel", "loss_kl")
 PLOT_EVERY_S = 2.0  # the loss plot is re-read from the metrics store at most this often while training
-PRETRAINED_AUTO = "auto"
 
 
 # --- reading the store ----------------------------------------------------------------------------------------
@@ -168,7 +165,8 @@ def refresh_experiments(name: str | None = None) -> dict:
 def pretrained_for(target_sr: str, version: str, if_f0: bool) -> tuple[str, str]:
     """The base models for the rate/version/f0 when downloaded; else "auto" (use them once present, else none)."""
     found = service.pretrained_for(target_sr, version, bool(if_f0))
-    return found["pretrained_g"] or PRETRAINED_AUTO, found["pretrained_d"] or PRETRAINED_AUTO
+    auto = service.TrainParams().pretrained_g
+    return found["pretrained_g"] or auto, found["pretrained_d"] or auto
 
 
 # --- the steps ------------------------------------------------------------------------------------------------
@@ -215,7 +213,7 @@ def preprocess(
         training = service.create_training(name, target_sr, bool(if_f0), version, dataset, config=config)
     elif config is not None:
         service.update_training(training["id"], config=config)
-    task = service.start_preprocess(training["id"], n_proc=int(n_proc) if n_proc else None)
+    task = service.start_preprocess(training["id"], service.PreprocessParams.from_dict({"n_proc": n_proc or None}))
     yield from _follow(task, progress)
 
 
@@ -224,7 +222,8 @@ def preprocess(
 def extract(name: str | None, f0_method: str, devices: str,
             progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str]]:  # noqa: B008
     """Step 2: pitch and content features of every piece."""
-    task = service.start_extract(_existing(name)["id"], f0_method=f0_method, devices=(devices or "cpu").strip())
+    params = service.ExtractParams.from_dict({"f0_method": f0_method, "devices": (devices or "").strip() or "auto"})
+    task = service.start_extract(_existing(name)["id"], params)
     yield from _follow(task, progress)
 
 
@@ -250,12 +249,13 @@ def train(
 ) -> Iterator[tuple]:
     """Step 3: train (or continue training up to the new epoch count)."""
     training = _existing(name)
-    task = service.start_train(
-        training["id"], epochs=int(epochs), batch_size=int(batch_size), save_every=int(save_every),
-        latest_only=bool(latest_only), cache_in_gpu=bool(cache_in_gpu), save_small_each=bool(save_small_each),
-        pretrained_g=(pretrained_g or "").strip() or None, pretrained_d=(pretrained_d or "").strip() or None,
-        devices=(devices or "cpu").strip(),
-    )
+    params = service.TrainParams.from_dict({
+        "epochs": epochs, "batch_size": batch_size, "save_every": save_every, "latest_only": latest_only,
+        "cache_in_gpu": cache_in_gpu, "save_small_each": save_small_each,
+        "pretrained_g": (pretrained_g or "").strip() or None, "pretrained_d": (pretrained_d or "").strip() or None,
+        "devices": (devices or "").strip() or "auto",
+    })
+    task = service.start_train(training["id"], params)
     yield from _follow_training(training["id"], task, progress)
 
 
@@ -311,16 +311,14 @@ def follow_running(name: str | None, progress: gr.Progress = gr.Progress()) -> I
 
 # --- layout ---------------------------------------------------------------------------------------------------
 
-def _default_devices() -> str:
-    try:
-        return "0" if service.get_system_info().get("gpus") else "cpu"
-    except Exception:  # no GPU library: the CPU is always there
-        return "cpu"
+def _train_control(name: str, info_key: str | None = None, **options: object) -> dict:
+    """A training parameter's control: range and default from `TrainParams`, words from the translations."""
+    return {**service.TrainParams.control(name), "label": t(f"train.{name}"),
+            "info": t(info_key or f"train.{name}_info"), **options}
 
 
 def build() -> None:
     settings = service.get_settings()
-    devices_default = _default_devices()
     with gr.Tab(t("train.tab"), id="train"):
         gr.Markdown(t("train.intro"))
         with gr.Row():
@@ -331,9 +329,10 @@ def build() -> None:
 
         with gr.Accordion(t("train.step1"), open=True):
             with gr.Row():
-                target_sr = gr.Radio(SAMPLE_RATES, value="40k", label=t("train.target_sr"),
+                target_sr = gr.Radio(**service.OneClickParams.control("sample_rate"), label=t("train.target_sr"),
                                      info=t("train.target_sr_info"))
-                version = gr.Radio(VERSIONS, value="v2", label=t("train.version"), info=t("train.version_info"))
+                version = gr.Radio(**service.OneClickParams.control("version"), label=t("train.version"),
+                                   info=t("train.version_info"))
                 if_f0 = gr.Checkbox(value=True, label=t("train.if_f0"), info=t("train.if_f0_info"))
             with gr.Row():
                 dataset_files = gr.File(label=t("train.dataset_upload"), file_count="multiple", type="filepath")
@@ -357,32 +356,24 @@ def build() -> None:
                 f0_method = gr.Radio(list(service.F0_METHODS), value=settings.get("default_f0_method", "rmvpe"),
                                      label=t("train.f0_method"), info=t("train.f0_method_info"),
                                      elem_id="train-f0-method")
-                extract_devices = gr.Textbox(value=devices_default, label=t("train.devices"),
+                extract_devices = gr.Textbox(**service.ExtractParams.control("devices"), label=t("train.devices"),
                                              info=t("train.devices_info"))
             extract_button = gr.Button(t("train.extract"), variant="primary", interactive=False)
             status_extract = gr.Markdown(elem_id="train-status-extract")
 
         with gr.Accordion(t("train.step3"), open=False) as panel3:
             with gr.Row():
-                epochs = gr.Number(value=20, precision=0, minimum=1, label=t("train.epochs"),
-                                   info=t("train.epochs_info"), elem_id="train-epochs")
-                batch_size = gr.Number(value=8, precision=0, minimum=1, label=t("train.batch_size"),
-                                       info=t("train.batch_size_info"), elem_id="train-batch-size")
-                save_every = gr.Number(value=5, precision=0, minimum=1, label=t("train.save_every"),
-                                       info=t("train.save_every_info"), elem_id="train-save-every")
-                train_devices = gr.Textbox(value=devices_default, label=t("train.devices"),
-                                           info=t("train.devices_info"))
+                epochs = gr.Number(**_train_control("epochs", precision=0, elem_id="train-epochs"))
+                batch_size = gr.Number(**_train_control("batch_size", precision=0, elem_id="train-batch-size"))
+                save_every = gr.Number(**_train_control("save_every", precision=0, elem_id="train-save-every"))
+                train_devices = gr.Textbox(**_train_control("devices"))
             with gr.Row():
-                latest_only = gr.Checkbox(value=False, label=t("train.latest_only"), info=t("train.latest_only_info"))
-                cache_in_gpu = gr.Checkbox(value=False, label=t("train.cache_in_gpu"),
-                                           info=t("train.cache_in_gpu_info"))
-                save_small_each = gr.Checkbox(value=False, label=t("train.save_small_each"),
-                                              info=t("train.save_small_each_info"))
+                latest_only = gr.Checkbox(**_train_control("latest_only"))
+                cache_in_gpu = gr.Checkbox(**_train_control("cache_in_gpu"))
+                save_small_each = gr.Checkbox(**_train_control("save_small_each"))
             with gr.Row():
-                pretrained_g = gr.Textbox(value=PRETRAINED_AUTO, label=t("train.pretrained_g"),
-                                          info=t("train.pretrained_info"))
-                pretrained_d = gr.Textbox(value=PRETRAINED_AUTO, label=t("train.pretrained_d"),
-                                          info=t("train.pretrained_info"))
+                pretrained_g = gr.Textbox(**_train_control("pretrained_g", "train.pretrained_info"))
+                pretrained_d = gr.Textbox(**_train_control("pretrained_d", "train.pretrained_info"))
             with gr.Row():
                 train_button = gr.Button(t("train.train"), variant="primary", interactive=False)
                 pause_button = gr.Button(t("train.pause"), interactive=False)

@@ -1,22 +1,20 @@
 """Request and response bodies of the REST API, as pydantic models (they are also its OpenAPI schema).
 
-Allowed values (rates, versions, pitch methods, presets) are checked by `rvc.service`, the one place that knows
-them, so the models here only fix names and types. Field names are the RVC ecosystem's where it has one
-(`if_f0`, `target_sr`, `total_epoch`, `save_every_epoch`, `f0_method`, `index_rate`...).
+The bodies of an action's parameters are derived from its parameter object (`rvc.params`: types, ranges, defaults,
+help and the v2 API's aliases such as ``total_epoch`` and ``gpu_id``); the others fix names and types, and
+`rvc.service` checks the values. Field names are the RVC ecosystem's where it has one.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any, Generic, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from rvc.service import ConvertParams
+from rvc.service import ConvertParams, ExtractParams, OneClickParams, PreprocessParams, TrainParams
 
 T = TypeVar("T")
-
-CONVERT_PARAMS = ", ".join(f.name for f in fields(ConvertParams))
+ConvertParamsBody = ConvertParams.request_model()
 
 
 class Body(BaseModel):
@@ -101,7 +99,7 @@ class OutputOut(Out):
 class InferenceRequest(Body):
     model_id: str = Field(description="a model of assets/weights (the file's stem)")
     audio_path: str = Field(description="a file inside the allowed roots, e.g. the path POST /system/upload gave")
-    params: dict[str, Any] = Field(default_factory=dict, description=f"conversion parameters: {CONVERT_PARAMS}")
+    params: ConvertParamsBody = Field(default_factory=ConvertParamsBody, description="the conversion parameters")
     index: str | None = Field("auto", description='"auto" (the index named after the model), null, or a path')
     output_format: str = "wav"
 
@@ -185,8 +183,7 @@ class TrainingDetail(TrainingOut):
     exported_models: list[str]
 
 
-class PreprocessRequest(Body):
-    n_proc: int | None = Field(None, ge=1, description="processes (default: one per CPU core)")
+PreprocessRequest = PreprocessParams.request_model()
 
 
 class SampleOut(Out):
@@ -195,23 +192,8 @@ class SampleOut(Out):
     url: str
 
 
-class ExtractRequest(Body):
-    f0_method: str = "rmvpe"
-    devices: str = Field("cpu", validation_alias=AliasChoices("devices", "gpu_id", "gpu_ids"),
-                         description="cpu, a GPU number (0) or a range (0-1); also accepted as gpu_id")
-
-
-class TrainRequest(Body):
-    total_epoch: int = Field(20, ge=1)
-    batch_size: int = Field(8, ge=1)
-    save_every_epoch: int = Field(5, ge=1)
-    latest_only: bool = Field(False, description="keep only the latest G_/D_ checkpoint pair")
-    cache_in_gpu: bool = False
-    save_small_each: bool = Field(False, description="also export a small model at every checkpoint")
-    pretrained_g: str | None = Field("auto", description='"auto" (the base model of the kind, if present), '
-                                                          "null, or a path")
-    pretrained_d: str | None = "auto"
-    devices: str = Field("cpu", validation_alias=AliasChoices("devices", "gpu_id", "gpu_ids"))
+ExtractRequest = ExtractParams.request_model()
+TrainRequest = TrainParams.request_model()
 
 
 class MetricOut(Out):
@@ -229,10 +211,9 @@ class ExportRequest(Body):
     overwrite: bool = False
 
 
-class QuickRequest(Body):
-    name: str
-    dataset_path: str
-    preset: str = Field("standard", description="fast, standard or high")
+class QuickRequest(OneClickParams.request_model()):
+    name: str = Field(description="the experiment's and the model's name")
+    dataset_path: str = Field(description="a folder of clips or one recording, inside the allowed roots")
 
 
 # --- system -------------------------------------------------------------------------------------------------

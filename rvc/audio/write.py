@@ -12,6 +12,7 @@ import numpy as np
 from rvc.atomic import atomic_write
 from rvc.audio.errors import AudioError
 from rvc.audio.resample import resample
+from rvc.vocabulary import OUTPUT_FORMATS
 
 LOSSY_BIT_RATE_BPS = 192_000
 """mp3 and m4a bit rate: transparent for a mono voice, so a converted voice is judged without codec artefacts."""
@@ -35,7 +36,9 @@ _OUTPUT_FORMATS = {
     "m4a": _OutputFormat(muxer="ipod", codec="aac", sample_format="fltp", bit_rate_bps=LOSSY_BIT_RATE_BPS),
 }
 
-SUPPORTED_OUTPUT_FORMATS: tuple[str, ...] = tuple(_OUTPUT_FORMATS)
+SUPPORTED_OUTPUT_FORMATS: tuple[str, ...] = OUTPUT_FORMATS
+if tuple(_OUTPUT_FORMATS) != OUTPUT_FORMATS:  # the vocabulary names what is written here, no more, no less
+    raise ImportError(f"audio writer formats {tuple(_OUTPUT_FORMATS)} differ from rvc.vocabulary.OUTPUT_FORMATS")
 """Formats ``write_audio`` writes: wav and flac as 16-bit PCM, mp3 (LAME) and m4a (AAC) at 192 kbit/s."""
 
 

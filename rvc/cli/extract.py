@@ -10,18 +10,18 @@ from __future__ import annotations
 import argparse
 
 from rvc.cli.common import run_step
-from rvc.f0 import F0_METHODS
 from rvc.train.extract import extract
+from rvc.train.params import ExtractParams
 from rvc.train.preprocess import SAMPLE_RATES_HZ
 from rvc.train.steps import experiment_dir
+from rvc.vocabulary import VERSIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("experiment", metavar="EXP", help="experiment name (under RVC_HOME/logs) or folder")
-    parser.add_argument("--f0-method", choices=F0_METHODS, default="rmvpe", help="pitch method (default: rmvpe)")
+    ExtractParams.add_arguments(parser)
     parser.add_argument("--no-f0", action="store_true", help="a model without pitch: extract features only")
-    parser.add_argument("--version", choices=("v1", "v2"), default="v2", help="v1: 256-d, v2: 768-d features")
-    parser.add_argument("--devices", help="'cpu' or GPU numbers like '0-1' (default: every GPU, else cpu)")
+    parser.add_argument("--version", choices=VERSIONS, default="v2", help="v1: 256-d, v2: 768-d features")
     parser.add_argument("--n-proc", type=int, help="worker threads for work done on CPU (default: one per core)")
     parser.add_argument("--embedder", help="HuBERT/ContentVec file or folder (default: $RVC_EMBEDDER, hubert_base)")
     parser.add_argument("--rmvpe", help="rmvpe.pt (default: assets/rmvpe/rmvpe.pt)")
@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    params = ExtractParams.from_args(args)
     return run_step("extract", lambda sink: extract(
-        experiment_dir(args.experiment), None if args.no_f0 else args.f0_method, args.version, args.devices,
+        experiment_dir(args.experiment), None if args.no_f0 else params.f0_method, args.version, params.devices,
         sink, args.embedder, args.rmvpe, args.n_proc,
         sample_rate=args.sr, config_file=args.config, speaker_id=args.speaker_id, seed=args.seed,
     ))

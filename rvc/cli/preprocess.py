@@ -10,6 +10,7 @@ import argparse
 import os
 
 from rvc.cli.common import run_step
+from rvc.train.params import PreprocessParams
 from rvc.train.preprocess import SAMPLE_RATES_HZ, preprocess
 from rvc.train.steps import experiment_dir
 
@@ -18,12 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("experiment", metavar="EXP", help="experiment name (under RVC_HOME/logs) or folder")
     parser.add_argument("dataset", metavar="DATASET", help="folder of audio clips, or one long recording")
     parser.add_argument("--sr", choices=tuple(SAMPLE_RATES_HZ), default="40k", help="model sample rate")
-    parser.add_argument(
-        "--n-proc", type=int, default=os.cpu_count() or 1, help="worker processes (default: one per CPU core)"
-    )
+    PreprocessParams.add_arguments(parser)
     parser.add_argument("--config", help="run config (the original's train/data/model JSON) to use as config.json")
 
 
 def run(args: argparse.Namespace) -> int:
+    params = PreprocessParams.from_args(args)
     return run_step("preprocess", lambda sink: preprocess(
-        experiment_dir(args.experiment), args.dataset, args.sr, args.n_proc, sink, args.config))
+        experiment_dir(args.experiment), args.dataset, args.sr, params.n_proc or os.cpu_count() or 1, sink,
+        args.config))

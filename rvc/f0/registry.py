@@ -11,6 +11,7 @@ from rvc.f0.classic import PmExtractor, dio, harvest
 from rvc.f0.crepe import CrepeExtractor
 from rvc.f0.fcpe import FcpeExtractor
 from rvc.f0.rmvpe import RmvpeExtractor
+from rvc.vocabulary import F0_METHODS
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ _FACTORIES: dict[str, Callable[[ExtractorOptions], F0Extractor]] = {
     "rmvpe": lambda options: RmvpeExtractor.from_file(options.model_path, options.device, options.half),
 }
 
-F0_METHODS: tuple[str, ...] = tuple(_FACTORIES)
+if tuple(_FACTORIES) != F0_METHODS:  # the vocabulary names what is implemented here, no more, no less
+    raise ImportError(f"f0 registry {tuple(_FACTORIES)} differs from rvc.vocabulary.F0_METHODS {F0_METHODS}")
 
 
 def get_extractor(

@@ -1,75 +1,46 @@
-"""The parameters of one conversion: one frozen dataclass shared by the CLI, the WebUI and the REST API.
+"""The parameters of one conversion, described once (`rvc.params`): the CLI, the WebUI and the REST API derive theirs.
 
 Names and defaults are the RVC ecosystem's, so a user's habits and saved presets carry over.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
-F0_METHODS = ("pm", "harvest", "dio", "crepe", "crepe-tiny", "fcpe", "rmvpe")
+from rvc.params import ParameterError, Params, param
+from rvc.vocabulary import F0_METHODS
+
 DEFAULT_NOISE_SCALE = 0.66666
+COMMON_OUTPUT_RATES_HZ = (0, 16000, 22050, 24000, 32000, 40000, 44100, 48000, 96000)
 
-
-class ParameterError(ValueError):
-    """A conversion parameter out of range, named with the allowed range."""
+__all__ = ["DEFAULT_NOISE_SCALE", "F0_METHODS", "ConvertParams", "ParameterError"]
 
 
 @dataclass(frozen=True)
-class ConvertParams:
-    transpose: int = 0  # semitones
-    f0_method: str = "rmvpe"
-    index_rate: float = 0.75
-    filter_radius: int = 3
-    resample_sr: int = 0  # Hz; 0 keeps the model's rate
-    rms_mix_rate: float = 0.25
-    protect: float = 0.33
-    sid: int = 0
-    noise_scale: float = DEFAULT_NOISE_SCALE
-    f0_file: str | None = None
+class ConvertParams(Params):
+    action: ClassVar[str] = "conversion"
 
-    def validate(self) -> ConvertParams:
-        """Raise `ParameterError` naming the first parameter that is out of range; return self."""
-        checks: list[tuple[str, bool, str]] = [
-            ("transpose", -48 <= self.transpose <= 48, "between -48 and 48 semitones"),
-            ("f0_method", self.f0_method in F0_METHODS, f"one of {', '.join(F0_METHODS)}"),
-            ("index_rate", 0.0 <= self.index_rate <= 1.0, "between 0 and 1"),
-            ("filter_radius", 0 <= self.filter_radius <= 7, "between 0 and 7"),
-            ("resample_sr", self.resample_sr == 0 or 16000 <= self.resample_sr <= 192000,
-             "0 (keep the model's rate) or between 16000 and 192000 Hz"),
-            ("rms_mix_rate", 0.0 <= self.rms_mix_rate <= 1.0, "between 0 and 1"),
-            ("protect", 0.0 <= self.protect <= 0.5, "between 0 and 0.5"),
-            ("sid", self.sid >= 0, "a speaker id >= 0"),
-            ("noise_scale", 0.0 <= self.noise_scale <= 2.0, "between 0 and 2"),
-        ]
-        for name, ok, allowed in checks:
-            if not ok:
-                raise ParameterError(f"{name}={getattr(self, name)!r} is out of range: use {allowed}")
+    transpose: int = param(0, "pitch shift (+12 = one octave up, male to female; -12 down)", minimum=-48,
+                           maximum=48, unit="semitones")
+    f0_method: str = param("rmvpe", "pitch extraction method (rmvpe: best in most cases; pm: fastest)",
+                           choices=F0_METHODS)
+    index_rate: float = param(0.75, "how much of the training voice's timbre the index brings (0 = off)",
+                              minimum=0.0, maximum=1.0)
+    filter_radius: int = param(3, "3 or more: median filter of that radius on harvest/dio pitch", minimum=0,
+                               maximum=7)
+    resample_sr: int = param(0, "output sample rate", minimum=16000, maximum=192000, unit="Hz",
+                             zero_means="keep the model's rate", suggestions=COMMON_OUTPUT_RATES_HZ)
+    rms_mix_rate: float = param(0.25, "loudness envelope: 0 follows the input, 1 the model's output",
+                                minimum=0.0, maximum=1.0)
+    protect: float = param(0.33, "keeps consonants and breaths clear (0.5 turns it off)", minimum=0.0,
+                           maximum=0.5)
+    sid: int = param(0, "speaker id, for models trained on several speakers", minimum=0)
+    noise_scale: float = param(DEFAULT_NOISE_SCALE, "randomness of the voice (0 gives the same output on every "
+                               "run)", minimum=0.0, maximum=2.0)
+    f0_file: str | None = param(None, "pitch curve file (time_seconds, hz per line) that overrides the f0")
+
+    def _check(self) -> None:
         if self.f0_file is not None and not Path(self.f0_file).is_file():
             raise ParameterError(f"f0_file {self.f0_file!r} does not exist")
-        return self
-
-    def replace(self, **changes: Any) -> ConvertParams:
-        return dataclasses.replace(self, **changes)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ConvertParams:
-        """Build from loose input (JSON, form fields): unknown names are an error, types are coerced."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(fields))
-        if unknown:
-            raise ParameterError(f"unknown parameter(s): {', '.join(unknown)}")
-        coerced: dict[str, Any] = {}
-        for name, value in values.items():
-            if value is None or name in ("f0_method", "f0_file"):
-                coerced[name] = value
-                continue
-            kind = int if fields[name].type in ("int", int) else float
-            try:
-                coerced[name] = kind(value)
-            except (TypeError, ValueError) as error:
-                raise ParameterError(f"{name}={value!r} is not a number") from error
-        return cls(**coerced).validate()

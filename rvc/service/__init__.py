@@ -4,7 +4,6 @@ Front ends import this package only (`from rvc import service`); its modules gro
 `docs/service-contract.md` lists them with their errors (`rvc.service.errors`).
 """
 
-from rvc.infer import F0_METHODS
 from rvc.jobs import ADMIN_ROLE, GUEST_ROLE, Owner, StoreOpenError
 from rvc.service.conversion import (
     AUTO_INDEX,
@@ -79,6 +78,8 @@ from rvc.service.trainings import (
     training_metrics,
     update_training,
 )
+from rvc.train.params import ExtractParams, OneClickParams, PreprocessParams, TrainParams
+from rvc.vocabulary import F0_METHODS, ONECLICK_PRESETS, OUTPUT_FORMATS, SAMPLE_RATES, VERSIONS
 
 __all__ = [
     "f0_curves", "pretrained_for", "served_roots", "start_download", "ADMIN_ROLE", "GUEST_ROLE", "Owner",
@@ -95,4 +96,6 @@ __all__ = [
     "start_oneclick", "start_preprocess", "start_train", "stop_jobs", "stream_task", "stream_training",
     "submit_conversion", "task_dict", "task_events", "task_output_file", "task_outputs", "training_metrics",
     "update_settings", "update_training", "upload_limit_bytes", "wait_task",
+    "ONECLICK_PRESETS", "OUTPUT_FORMATS", "SAMPLE_RATES", "VERSIONS", "ExtractParams", "OneClickParams",
+    "PreprocessParams", "TrainParams",
 ]

@@ -17,13 +17,12 @@ from dataclasses import asdict
 from typing import Any
 
 from rvc.config import get_paths
-from rvc.devices import default_device
+from rvc.devices import accelerators, default_device
 from rvc.jobs import JobRunner, JobStateError, JobStore, NotFoundError, Owner, Task
 from rvc.security import serve_clients
 from rvc.service.errors import Conflict, NotFound
 from rvc.settings import load_settings
-
-_DEVICES = re.compile(r"^(cpu|(\d+)(-\d+)?)$")  # the `--devices` of the training commands
+from rvc.vocabulary import AUTO_DEVICES
 
 _lock = threading.Lock()
 _runner: JobRunner | None = None
@@ -98,13 +97,13 @@ def submit(
 
 
 def resource_of(devices: str) -> str:
-    """The runner resource a step on ``devices`` ("cpu", "N" or "N-M") occupies: "cpu" or its first GPU "gpu:N",
-    whose slot the scheduler counts. Checked here so that a typo is refused at once, not by a failing task.
-    """
-    match = _DEVICES.match(devices)
-    if match is None:
-        raise ValueError(f"devices {devices!r}: use 'cpu', a GPU number ('0') or a range ('0-1')")
-    return "cpu" if devices == "cpu" else f"gpu:{match.group(2)}"
+    """The runner resource a step on ``devices`` (checked by `rvc.train.params`) occupies: "cpu" or its first GPU
+    "gpu:N", whose slot the scheduler counts; "auto" is GPU 0 on a machine with CUDA GPUs, else the CPU."""
+    text = devices.strip().lower()
+    if text == AUTO_DEVICES:
+        return "gpu:0" if any(found.device.startswith("cuda:") for found in accelerators()) else "cpu"
+    first = re.match(r"\d+", text)
+    return f"gpu:{first.group()}" if first else "cpu"
 
 
 def conversion_resource() -> str:

@@ -19,8 +19,10 @@ from rvc.events import EventSink
 from rvc.service.conversion import convert
 from rvc.train.extract import extract
 from rvc.train.index import train_index
+from rvc.train.params import OneClickParams
 from rvc.train.preprocess import audition_samples, preprocess
 from rvc.train.trainer import train
+from rvc.vocabulary import ONECLICK_PRESETS
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ PRESETS = {
     "standard": Preset(epochs=100, batch_size=8, save_every=25, f0_method="rmvpe"),
     "high": Preset(epochs=300, batch_size=8, save_every=50, f0_method="rmvpe"),
 }
+if tuple(PRESETS) != ONECLICK_PRESETS:  # the vocabulary names the presets defined here, no more, no less
+    raise ImportError(f"one-click presets {tuple(PRESETS)} differ from rvc.vocabulary.ONECLICK_PRESETS")
+
 # Share of the overall progress bar each stage takes (training dominates).
 STAGES = (("preprocess", 5), ("extract", 15), ("train", 70), ("index", 5), ("convert", 5))
 
@@ -75,34 +80,31 @@ class OverallProgress(EventSink):
 def one_click(
     name: str,
     dataset: str | os.PathLike,
-    preset: str = "fast",
-    sample_rate: str = "40k",
-    version: str = "v2",
-    epochs: int | None = None,
+    params: OneClickParams | None = None,
     config: str | os.PathLike | None = None,
-    devices: str = "cpu",
     sink: EventSink | None = None,
 ) -> dict[str, Any]:
     """Train a voice from ``dataset`` end to end; returns the model, index and test audio paths."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
-    choice = PRESETS[preset]
+    params = (params or OneClickParams()).validate()
+    choice = PRESETS[params.preset]
+    epochs = params.epochs or choice.epochs
+    f0_method = choice.f0_method if params.f0 else None
     progress = OverallProgress(sink or EventSink())
     exp_dir = get_paths().logs / name
     n_proc = max(1, min(2, os.cpu_count() or 1))  # a one-click dataset is small: more processes cost more to start
 
     progress.enter(0)
-    preprocess(exp_dir, dataset, sample_rate, n_proc, progress, config)
+    preprocess(exp_dir, dataset, params.sample_rate, n_proc, progress, config)
     progress.enter(1)
-    extract(exp_dir, choice.f0_method, version, devices, progress)  # threads: one per core costs nothing to start
+    extract(exp_dir, f0_method, params.version, params.devices, progress)  # threads: one per core cost nothing
     progress.enter(2)
-    pretrained = None if config else pretrained_pair(version, sample_rate, True)
+    pretrained = None if config else pretrained_pair(params.version, params.sample_rate, params.f0)
     if pretrained is None:
         progress.log("no pretrained base model for this rate/version: training starts from random weights",
                      level="warning")
-    trained = train(exp_dir, epochs or choice.epochs, choice.batch_size, choice.save_every, latest_only=True,
+    trained = train(exp_dir, epochs, choice.batch_size, choice.save_every, latest_only=True,
                     pretrained_g=pretrained and pretrained[0], pretrained_d=pretrained and pretrained[1],
-                    devices=devices, sink=progress, model_name=name)
+                    devices=params.devices, sink=progress, model_name=name)
     if trained.get("status") == "paused":
         return {"status": "paused", "experiment": str(exp_dir)}
     progress.enter(3)
@@ -114,7 +116,7 @@ def one_click(
     for kind, path in (("model", model_path), ("index", index["index_path"]), ("audio", test_audio)):
         progress.artifact(kind, path)
     return {"model_path": model_path, "index_path": index["index_path"], "test_audio": test_audio,
-            "experiment": str(exp_dir), "preset": preset, "epochs": epochs or choice.epochs}
+            "experiment": str(exp_dir), "preset": params.preset, "epochs": epochs}
 
 
 def _test_conversion(exp_dir: Path, name: str, index_path: str, f0_method: str, sink: EventSink) -> str:

@@ -20,7 +20,6 @@ from typing import Any
 
 from rvc.assets import find_asset, is_present, require_asset
 from rvc.config import embedder_override, get_paths
-from rvc.f0 import F0_METHODS
 from rvc.jobs import TRAINING_STEPS, Task, TaskStatus, Training
 from rvc.service.conversion import client_path
 from rvc.service.errors import Conflict, NotFound
@@ -28,11 +27,11 @@ from rvc.service.jobs import job_errors, require_command, resource_of, runner, s
 from rvc.service.models import check_model_name
 from rvc.service.pages import check_window, page
 from rvc.service.tasks import stream_task
+from rvc.synth.config import SAMPLE_RATES_HZ
+from rvc.train.params import AUTO_BASE_MODEL, ExtractParams, OneClickParams, PreprocessParams, TrainParams
 from rvc.train.preprocess import GT_WAVS, REPORT_FILE, audition_samples
+from rvc.vocabulary import SAMPLE_RATES, VERSIONS
 
-TARGET_SRS = {"32k": 32000, "40k": 40000, "48k": 48000}
-VERSIONS = ("v1", "v2")
-PRESETS = ("fast", "standard", "high")
 ONECLICK_KIND = "oneclick"
 STEP_REACHED = {"preprocess": "preprocessed", "extract": "extracted", "train": "trained", "index": "indexed",
                 "export": "exported"}
@@ -108,7 +107,7 @@ def _check_run_config(config: dict[str, Any], target_sr: str) -> None:
     if missing:
         raise ValueError(f"config is not a run config: it lacks the {', '.join(missing)} section(s)")
     rate = config["data"].get("sampling_rate")
-    if rate != TARGET_SRS[target_sr]:
+    if rate != SAMPLE_RATES_HZ[target_sr]:
         raise ValueError(f"config's data.sampling_rate is {rate!r} but target_sr is {target_sr}")
 
 
@@ -134,8 +133,8 @@ def create_training(
     check_model_name(name)
     if name in RESERVED_NAMES:
         raise ValueError(f"{name!r} is reserved: choose another name")
-    if target_sr not in TARGET_SRS:
-        raise ValueError(f"target_sr {target_sr!r}: use one of {', '.join(TARGET_SRS)}")
+    if target_sr not in SAMPLE_RATES:
+        raise ValueError(f"target_sr {target_sr!r}: use one of {', '.join(SAMPLE_RATES)}")
     if version not in VERSIONS:
         raise ValueError(f"version {version!r}: use one of {', '.join(VERSIONS)}")
     if not isinstance(if_f0, bool):
@@ -224,14 +223,12 @@ def _ready(training_id: str, kind: str) -> tuple[Training, list[Task]]:
     return training, tasks
 
 
-def start_preprocess(training_id: str, n_proc: int | None = None) -> dict[str, Any]:
-    """Cut the dataset into pieces at the training's rate (``n_proc`` processes; default one per CPU core)."""
+def start_preprocess(training_id: str, params: PreprocessParams | None = None) -> dict[str, Any]:
+    """Cut the dataset into pieces at the training's rate."""
+    params = (params or PreprocessParams()).validate()
     training, _ = _ready(training_id, "preprocess")
-    if n_proc is not None and n_proc < 1:
-        raise ValueError(f"n_proc={n_proc} must be at least 1")
     argv = ["preprocess", training.name, str(_dataset(training.dataset_path)), "--sr", training.target_sr]
-    argv += ["--n-proc", str(n_proc)] if n_proc else []
-    return _step(training, "preprocess", argv, {"n_proc": n_proc})
+    return _step(training, "preprocess", argv + params.to_argv(), params.to_dict())
 
 
 def preprocess_samples(training_id: str, k: int = 5) -> list[dict[str, str]]:
@@ -259,20 +256,17 @@ def preprocess_report(training_id: str) -> dict[str, Any] | None:
     return json.loads(report.read_text()) if report.is_file() else None
 
 
-def start_extract(training_id: str, f0_method: str = "rmvpe", devices: str = "cpu") -> dict[str, Any]:
-    """Pitch (``f0_method``, for a model with pitch) and content features of the pieces."""
+def start_extract(training_id: str, params: ExtractParams | None = None) -> dict[str, Any]:
+    """Pitch (for a model with pitch) and content features of the pieces."""
+    params = (params or ExtractParams()).validate()
     training, _ = _ready(training_id, "extract")
-    if f0_method not in F0_METHODS:
-        raise ValueError(f"f0_method {f0_method!r}: use one of {', '.join(F0_METHODS)}")
-    resource = resource_of(devices)
     if embedder_override() is None:  # a missing pretrained file is an error now, not in the task
         require_asset("hubert_base")
-    if training.if_f0 and f0_method == "rmvpe":
+    if training.if_f0 and params.f0_method == "rmvpe":
         require_asset("rmvpe")
-    argv = ["extract", training.name, "--f0-method", f0_method, "--version", training.version, "--devices", devices]
+    argv = ["extract", training.name, "--version", training.version, *params.to_argv()]
     argv += [] if training.if_f0 else ["--no-f0"]
-    return _step(training, "extract", argv + _config_argv(training), {"f0_method": f0_method, "devices": devices},
-                 resource)
+    return _step(training, "extract", argv + _config_argv(training), params.to_dict(), resource_of(params.devices))
 
 
 def _config_argv(training: Training) -> list[str]:
@@ -291,35 +285,24 @@ def _pretrained(training: Training, part: str, choice: str | None) -> str | None
     """
     if not choice:
         return None
-    if choice != "auto":
+    if choice != AUTO_BASE_MODEL:
         return str(client_path(choice))
     folder = "pretrained_v2" if training.version == "v2" else "pretrained"
     asset = find_asset(f"{folder}/{'f0' if training.if_f0 else ''}{part}{training.target_sr}")
     return str(asset.path()) if is_present(asset) else None
 
 
-def start_train(
-    training_id: str, epochs: int = 20, batch_size: int = 8, save_every: int = 5, latest_only: bool = False,
-    cache_in_gpu: bool = False, save_small_each: bool = False, pretrained_g: str | None = "auto",
-    pretrained_d: str | None = "auto", devices: str = "cpu",
-) -> dict[str, Any]:
-    """Train (or go on training: the trainer continues from the latest checkpoint) up to epoch ``epochs``."""
+def start_train(training_id: str, params: TrainParams | None = None) -> dict[str, Any]:
+    """Train (or go on training: the trainer continues from the latest checkpoint) up to epoch ``params.epochs``.
+    The base models are resolved here (a client's path inside the allowed roots, "auto" to the file), so the task
+    records what it trains from."""
+    params = (params or TrainParams()).validate()
     training, _ = _ready(training_id, "train")
-    for label, value in (("epochs", epochs), ("batch_size", batch_size), ("save_every", save_every)):
-        if value < 1:
-            raise ValueError(f"{label}={value} must be at least 1")
-    resource = resource_of(devices)
-    base = {"G": _pretrained(training, "G", pretrained_g), "D": _pretrained(training, "D", pretrained_d)}
-    argv = ["train", training.name, "--epochs", str(epochs), "--batch-size", str(batch_size),
-            "--save-every", str(save_every), "--sr", training.target_sr, "--version", training.version,
-            "--f0" if training.if_f0 else "--no-f0", "--devices", devices]
-    flags = {"--latest-only": latest_only, "--cache-in-gpu": cache_in_gpu, "--save-small-each": save_small_each}
-    argv += [flag for flag, wanted in flags.items() if wanted]
-    argv += [arg for part, path in base.items() if path for arg in (f"--pretrained-{part.lower()}", path)]
-    options = {"epochs": epochs, "batch_size": batch_size, "save_every": save_every, "latest_only": latest_only,
-               "cache_in_gpu": cache_in_gpu, "save_small_each": save_small_each, "pretrained_g": base["G"],
-               "pretrained_d": base["D"], "devices": devices}
-    return _step(training, "train", argv, options, resource)
+    params = params.replace(pretrained_g=_pretrained(training, "G", params.pretrained_g),
+                            pretrained_d=_pretrained(training, "D", params.pretrained_d))
+    argv = ["train", training.name, "--sr", training.target_sr, "--version", training.version,
+            "--f0" if training.if_f0 else "--no-f0", *params.to_argv()]
+    return _step(training, "train", argv, params.to_dict(), resource_of(params.devices))
 
 
 def pause_training(training_id: str) -> dict[str, Any]:
@@ -394,20 +377,16 @@ def start_export(
 
 
 def start_oneclick(
-    name: str, dataset_path: str, preset: str = "standard", config: dict[str, Any] | None = None,
-    epochs: int | None = None,
+    name: str, dataset_path: str, params: OneClickParams | None = None, config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every step in one task (`python -m rvc oneclick`), recorded as a training of the ecosystem's default kind
-    (v2, 40k, with pitch) so that its metrics and files are found like a wizard's. ``config`` (a run config, see
-    `create_training`) and ``epochs`` override the preset's model and epoch count.
+    """Every step in one task (`python -m rvc oneclick`), recorded as a training of the kind ``params`` asks for
+    (sample rate, version, pitch) so that its metrics and files are found like a wizard's. ``config`` (a run
+    config, see `create_training`) overrides the preset's model.
     """
     require_command(ONECLICK_KIND)
-    if preset not in PRESETS:
-        raise ValueError(f"preset {preset!r}: use one of {', '.join(PRESETS)}")
-    if epochs is not None and epochs < 1:
-        raise ValueError(f"epochs={epochs} must be at least 1")
-    training = _training(create_training(name, "40k", True, "v2", dataset_path, config=config)["id"])
-    argv = [ONECLICK_KIND, training.name, training.dataset_path, "--preset", preset, *_config_argv(training)]
-    argv += ["--epochs", str(epochs)] if epochs else []
-    return _step(training, ONECLICK_KIND, argv, {"preset": preset, "epochs": epochs})
+    params = (params or OneClickParams()).validate()
+    created = create_training(name, params.sample_rate, params.f0, params.version, dataset_path, config=config)
+    training = _training(created["id"])
+    argv = [ONECLICK_KIND, training.name, training.dataset_path, *params.to_argv(), *_config_argv(training)]
+    return _step(training, ONECLICK_KIND, argv, params.to_dict(), resource_of(params.devices))
 

@@ -12,10 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rvc.vocabulary import SAMPLE_RATES, VERSIONS
+
 Version = Literal["v1", "v2"]
 
 SAMPLE_RATES_HZ: dict[str, int] = {"32k": 32000, "40k": 40000, "48k": 48000}
 PHONE_DIMS: dict[str, int] = {"v1": 256, "v2": 768}
+if tuple(SAMPLE_RATES_HZ) != SAMPLE_RATES or tuple(PHONE_DIMS) != VERSIONS:  # the vocabulary names what is built here
+    raise ImportError("synthesizer rates or versions differ from rvc.vocabulary's SAMPLE_RATES and VERSIONS")
 # The second element of the stored list is always the literal 32 (see the reference README).
 STORED_SEGMENT_SIZE = 32
 

@@ -24,6 +24,7 @@ import torch.multiprocessing as mp
 
 from rvc.events import EventSink
 from rvc.train.pause import PAUSE_SIGNALS
+from rvc.vocabulary import AUTO_DEVICES
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,12 @@ class DevicePlan:
 
 
 def parse_devices(spec: str) -> DevicePlan:
-    """"cpu", "cpu:N", "0", "0-1" (the original's dash-separated GPU list; commas also work)."""
+    """"auto" (every CUDA GPU, else the CPU), "cpu", "cpu:N", "0", "0-1" (the original's dash-separated GPU list;
+    commas also work)."""
     text = spec.strip().lower()
+    if text == AUTO_DEVICES:
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return DevicePlan("cuda", tuple(range(count))) if count else DevicePlan("cpu", (0,))
     if text == "cpu":
         return DevicePlan("cpu", (0,))
     match = re.fullmatch(r"cpu:(\d+)", text)

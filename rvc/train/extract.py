@@ -48,6 +48,7 @@ from rvc.f0 import F0_METHODS, HOP_LENGTH, coarse_f0, get_extractor
 from rvc.train.preprocess import GT_WAVS, SAMPLE_RATES_HZ, WAVS_16K, piece_names, preprocessed_sample_rate
 from rvc.train.run_config import FEATURE_DIRS, prepare_experiment_config
 from rvc.train.steps import QuietSink, StepRecord, file_stamp, run_workers, stamp_files
+from rvc.vocabulary import AUTO_DEVICES
 
 F0_STAGE = "extract_f0"
 FEATURE_STAGE = "extract_features"
@@ -68,8 +69,8 @@ class ExtractError(ValueError):
 
 def parse_devices(devices: str | None, n_proc: int = 1) -> list[str]:
     """Torch devices, one per worker: "cpu" -> ``n_proc`` CPU workers; "0-1" (or "0,1") -> cuda:0 and cuda:1, as
-    the original's GPU field; None -> every visible GPU, else ``n_proc`` CPU workers."""
-    if devices is None:
+    the original's GPU field; None or "auto" -> every visible GPU, else ``n_proc`` CPU workers."""
+    if devices is None or devices.strip().lower() == AUTO_DEVICES:
         count = torch.cuda.device_count()
         return [f"cuda:{index}" for index in range(count)] if count else ["cpu"] * max(1, n_proc)
     if devices.strip().lower() == "cpu":

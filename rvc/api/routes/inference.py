@@ -21,8 +21,8 @@ router = APIRouter(prefix="/inference/tasks", tags=["inference"], responses=ERRO
              dependencies=[Depends(guest_converts_uploads_only)])
 def submit(body: InferenceRequest, owner: CallerOwner) -> dict:
     """Queue a conversion; the input, model, parameters and index are checked before anything is queued."""
-    return service.submit_conversion(body.audio_path, body.model_id, body.params, body.index, body.output_format,
-                                     owner=owner)
+    return service.submit_conversion(body.audio_path, body.model_id, body.params.model_dump(), body.index,
+                                     body.output_format, owner=owner)
 
 
 @router.get("", response_model=Page[TaskOut])

@@ -16,7 +16,9 @@ router = APIRouter(prefix="/quick/tasks", tags=["one-click"], dependencies=ADMIN
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskOut)
 def submit(body: QuickRequest) -> dict:
-    return service.start_oneclick(body.name, body.dataset_path, body.preset)
+    fields = body.model_dump()
+    name, dataset_path = fields.pop("name"), fields.pop("dataset_path")
+    return service.start_oneclick(name, dataset_path, service.OneClickParams(**fields))
 
 
 @router.get("", response_model=Page[TaskOut])

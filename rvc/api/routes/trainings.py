@@ -60,7 +60,7 @@ def delete(training_id: str, with_files: bool = Query(False, description="also r
 
 @router.post("/{training_id}/preprocess", **STARTED)
 def preprocess(training_id: str, body: PreprocessRequest | None = None) -> dict:
-    return service.start_preprocess(training_id, (body or PreprocessRequest()).n_proc)
+    return service.start_preprocess(training_id, service.PreprocessParams.from_model(body or PreprocessRequest()))
 
 
 @router.get("/{training_id}/preprocess/samples", response_model=list[SampleOut])
@@ -83,18 +83,13 @@ def report(training_id: str) -> dict | None:
 
 @router.post("/{training_id}/extract", **STARTED)
 def extract(training_id: str, body: ExtractRequest | None = None) -> dict:
-    body = body or ExtractRequest()
-    return service.start_extract(training_id, body.f0_method, body.devices)
+    return service.start_extract(training_id, service.ExtractParams.from_model(body or ExtractRequest()))
 
 
 @router.post("/{training_id}/train/start", **STARTED)
 def train(training_id: str, body: TrainRequest | None = None) -> dict:
-    """Train up to total_epoch (a training that has checkpoints continues from the latest)."""
-    body = body or TrainRequest()
-    return service.start_train(
-        training_id, body.total_epoch, body.batch_size, body.save_every_epoch, body.latest_only, body.cache_in_gpu,
-        body.save_small_each, body.pretrained_g, body.pretrained_d, body.devices,
-    )
+    """Train up to epochs (total_epoch; a training that has checkpoints continues from the latest)."""
+    return service.start_train(training_id, service.TrainParams.from_model(body or TrainRequest()))
 
 
 @router.post("/{training_id}/train/pause", response_model=TaskOut)

@@ -77,23 +77,26 @@ def test_steps_run_in_order_with_the_commands_of_rvc_main(home: Path, dataset: P
     with pytest.raises(service.Conflict, match="no pieces yet"):
         service.preprocess_samples(training_id)
 
-    task = service.start_preprocess(training_id, n_proc=2)
+    task = service.start_preprocess(training_id, service.PreprocessParams(n_proc=2))
     with pytest.raises(service.Conflict, match="preprocess step is (queued|running)"):
         service.start_preprocess(training_id)
     assert finish(task)["result"]["argv"] == ["preprocess", "alice", str(dataset), "--sr", "40k", "--n-proc", "2"]
     assert service.get_training(training_id)["current_step"] == "preprocessed"
 
-    task = finish(service.start_extract(training_id, "pm", "cpu"))
+    task = finish(service.start_extract(training_id, service.ExtractParams("pm", "cpu")))
     run_config = home / "logs" / "alice" / "run_config.json"
-    assert task["result"]["argv"] == ["extract", "alice", "--f0-method", "pm", "--version", "v2", "--devices", "cpu",
+    assert task["result"]["argv"] == ["extract", "alice", "--version", "v2", "--f0-method", "pm", "--devices", "cpu",
                                       "--config", str(run_config)]
     assert json.loads(run_config.read_text())["data"]["sampling_rate"] == 40000
     with pytest.raises(service.Conflict, match="settled once features are extracted"):
         service.update_training(training_id, config={})
 
-    task = finish(service.start_train(training_id, epochs=3, batch_size=2, save_every=1, latest_only=True))
-    assert task["result"]["argv"] == ["train", "alice", "--epochs", "3", "--batch-size", "2", "--save-every", "1",
-                                      "--sr", "40k", "--version", "v2", "--f0", "--devices", "cpu", "--latest-only"]
+    params = service.TrainParams(epochs=3, batch_size=2, save_every=1, latest_only=True, devices="cpu")
+    task = finish(service.start_train(training_id, params))
+    assert task["result"]["argv"] == [
+        "train", "alice", "--sr", "40k", "--version", "v2", "--f0", "--epochs", "3", "--batch-size", "2",
+        "--save-every", "1", "--latest-only", "--no-cache-in-gpu", "--no-save-small-each", "--pretrained-g", "none",
+        "--pretrained-d", "none", "--devices", "cpu"]  # "auto" base models: none here, so none said outright
     assert task["params"]["experiment"] == "alice" and task["training_id"] == training_id
     finish(service.start_index(training_id))
     assert service.get_training(training_id)["current_step"] == "indexed"
@@ -120,16 +123,16 @@ def test_options_are_checked_before_queuing(home: Path, dataset: Path, jobs):
     training_id = create()["id"]
     finish(service.start_preprocess(training_id))
     with pytest.raises(ValueError, match="f0_method"):
-        service.start_extract(training_id, "nope")
+        service.start_extract(training_id, service.ExtractParams("nope"))
     with pytest.raises(ValueError, match="devices"):
-        service.start_extract(training_id, "pm", "gpu")
+        service.start_extract(training_id, service.ExtractParams("pm", "gpu"))
     with pytest.raises(FileNotFoundError, match="rmvpe"):
-        service.start_extract(training_id, "rmvpe")
-    finish(service.start_extract(training_id, "pm"))
+        service.start_extract(training_id, service.ExtractParams("rmvpe"))
+    finish(service.start_extract(training_id, service.ExtractParams("pm")))
     with pytest.raises(ValueError, match="epochs=0"):
-        service.start_train(training_id, epochs=0)
+        service.start_train(training_id, service.TrainParams(epochs=0))
     with pytest.raises(service.PathNotAllowedError):
-        service.start_train(training_id, pretrained_g="/etc/passwd")
+        service.start_train(training_id, service.TrainParams(pretrained_g="/etc/passwd"))
     assert service.list_tasks(kind="train")["total"] == 0
 
 
@@ -180,3 +183,43 @@ def task(kind: str, status: TaskStatus = TaskStatus.COMPLETED) -> Task:
 ])
 def test_current_step_follows_the_completed_tasks(history: list[Task], step: str):
     assert current_step(history) == step
+
+
+def test_one_click_trains_on_every_gpu_by_default_and_the_kind_it_is_asked_for(home: Path, dataset: Path, jobs):
+    """The task's command line says `--devices auto`, which the steps resolve to every GPU (else the CPU): on the
+    GPU workstation one click no longer trains on the CPU. Sample rate, version and pitch are the caller's."""
+    task = finish(service.start_oneclick("bob", "uploads/voice", service.OneClickParams(
+        preset="fast", sample_rate="48k", version="v1", f0=False)))
+    argv = task["result"]["argv"]
+    assert argv[argv.index("--devices") + 1] == "auto"
+    assert argv[argv.index("--sample-rate") + 1] == "48k" and "--no-f0" in argv
+    training = service.get_training(task["training_id"])
+    assert (training["target_sr"], training["version"], training["if_f0"]) == ("48k", "v1", False)
+
+
+def test_every_front_end_defaults_to_auto_devices():
+    from rvc.api.schemas import ExtractRequest, QuickRequest, TrainRequest
+
+    assert {ExtractRequest().devices, TrainRequest().devices, service.OneClickParams().devices,
+            service.TrainParams.control("devices")["value"], QuickRequest.model_fields["devices"].default} == {"auto"}
+
+
+def test_auto_devices_are_every_cuda_gpu_when_there_are_some(monkeypatch):
+    import torch
+
+    from rvc import devices
+    from rvc.service.jobs import resource_of
+    from rvc.train.distributed import parse_devices
+
+    devices.accelerators.cache_clear()
+    assert resource_of("auto") == "cpu" and parse_devices("auto").kind == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: f"GPU {index}")
+    devices.accelerators.cache_clear()
+    try:
+        assert resource_of("auto") == "gpu:0"
+        plan = parse_devices("auto")
+        assert (plan.kind, plan.indices) == ("cuda", (0, 1))
+    finally:
+        devices.accelerators.cache_clear()

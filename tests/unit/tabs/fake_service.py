@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+from rvc import service
+
 STEPS = ("none", "preprocessed", "extracted", "trained", "indexed", "exported")
 
 
@@ -96,14 +98,14 @@ class FakeService:
         self.calls.append((f"start_{kind}", (training_id,), options))
         return self._task(kind, training_id)
 
-    def start_preprocess(self, training_id, n_proc=None):
-        return self._step("preprocess", training_id, n_proc=n_proc)
+    def start_preprocess(self, training_id, params=None):
+        return self._step("preprocess", training_id, **(params or service.PreprocessParams()).to_dict())
 
-    def start_extract(self, training_id, f0_method="rmvpe", devices="cpu"):
-        return self._step("extract", training_id, f0_method=f0_method, devices=devices)
+    def start_extract(self, training_id, params=None):
+        return self._step("extract", training_id, **(params or service.ExtractParams()).to_dict())
 
-    def start_train(self, training_id, **options):
-        return self._step("train", training_id, **options)
+    def start_train(self, training_id, params=None):
+        return self._step("train", training_id, **(params or service.TrainParams()).to_dict())
 
     def start_index(self, training_id):
         return self._step("index", training_id)
@@ -112,9 +114,10 @@ class FakeService:
         return self._step("export", training_id, checkpoint_name=checkpoint_name, export_name=export_name,
                           overwrite=overwrite)
 
-    def start_oneclick(self, name, dataset_path, preset="standard", config=None, epochs=None):
-        training = self.create_training(name, "40k", True, "v2", dataset_path)
-        return self._step("oneclick", training["id"], preset=preset, epochs=epochs)
+    def start_oneclick(self, name, dataset_path, params=None, config=None):
+        params = params or service.OneClickParams()
+        training = self.create_training(name, params.sample_rate, params.f0, params.version, dataset_path)
+        return self._step("oneclick", training["id"], **params.to_dict())
 
     def preprocess_report(self, training_id):
         return {"clips": 3, "pieces": 12} if self.trainings[training_id]["current_step"] != "none" else None
