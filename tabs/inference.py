@@ -8,7 +8,7 @@ import gradio as gr
 import pandas as pd
 
 from rvc import service
-from tabs.common import follow, require, require_admin, save_uploads, task_owner, user_errors
+from tabs.common import follow, follow_with_progress, require, require_admin, save_uploads, task_owner, user_errors
 from tabs.i18n import t
 
 INDEX_AUTO, INDEX_NONE = "auto", "none"
@@ -71,10 +71,6 @@ def f0_frame(curves: dict | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=F0_COLUMNS).astype({"time_s": float, "f0_hz": float})
 
 
-def _f0_curves(source: str, output: str, f0_method: str) -> pd.DataFrame:
-    return f0_frame(service.f0_curves(source, output, f0_method))
-
-
 def _server_path(text: str | None, request: gr.Request | None) -> Path | None:
     """A file or folder on the server that an admin typed (a guest may only upload), inside the allowed roots."""
     if not (text or "").strip():
@@ -91,17 +87,23 @@ def convert(
     progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way to receive a progress tracker)
     request: gr.Request | None = None,  # Gradio passes the call's request (who is asking)
 ) -> tuple[str, str, str, pd.DataFrame]:
-    source = audio_file or _server_path(server_path, request)
+    """A conversion task in the inference worker (in the Tasks tab, cancellable there; a crash of the worker fails
+    the task, not the server), with the pitch curves of its input and output tracked there too."""
+    source = save_uploads([audio_file])[0] if audio_file else _server_path(server_path, request)
     source = str(require(source, "Upload an audio file or enter a path on the server."))
     model = require(model, "Choose a model (put .pth files in assets/weights, then press Refresh).")
     params = _params(transpose, f0_method, index_rate, filter_radius, resample_sr, rms_mix_rate, protect, sid,
-                     noise_scale, f0_file)
-    result = service.convert(
-        source, model, params=params, index=_index_arg(index), output_format=output_format,
-        progress=lambda stage, done, total: progress(done / total if total else None, desc=stage),
-    )
+                     noise_scale, save_uploads([f0_file])[0] if f0_file else None)
+    task = service.submit_conversion(source, model, params, _index_arg(index), output_format,
+                                     owner=task_owner(request), f0_curves=True)
+    for _ in follow_with_progress(task["id"], progress):
+        pass
+    done = service.get_task(task["id"], owner=task_owner(request))
+    if done["status"] != "completed":
+        raise gr.Error(f"The conversion {done['status']} (task {done['id']}): {done['error'] or 'no error given'}")
+    result = done["result"]
     output = result["output_path"]
-    return output, output, timings_markdown(result), _f0_curves(source, output, f0_method)
+    return output, output, timings_markdown(result), f0_frame(result.get("f0_curves"))
 
 
 def _batch_sources(files: list[str] | None, folder: str, request: gr.Request | None) -> list[str]:

@@ -32,7 +32,7 @@ def oneclick(
     for view in follow_with_progress(task["id"], progress):
         yield view.markdown(), view.log_text, None, []
     outputs = service.task_outputs(task["id"])
-    audio = next((item["path"] for item in outputs if item["kind"] == "audio"), None)
+    audio = next((item["path"] for item in outputs if item["kind"] == "test_audio"), None)
     yield view.markdown(), view.log_text, audio, [item["path"] for item in outputs]
 
 

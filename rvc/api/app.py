@@ -31,4 +31,5 @@ def create_api(token: str | None = None, guest_token: str | None = None) -> Fast
     errors.install(api)
     for module in (inference, models, trainings, quick, tasks, system):
         api.include_router(module.router)
+    api.include_router(quick.design)
     return api

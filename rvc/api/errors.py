@@ -1,10 +1,13 @@
 """One mapping from the service's exceptions to HTTP statuses, installed as the API's exception handlers.
 
 Every error answer is `{"detail": "<message>"}`; request validation keeps FastAPI's list of problems under
-"errors" but sums them up in "detail" too, so a client can always show "detail".
+"errors" but sums them up in "detail" too, so a client can always show "detail". A bug (any other exception) is a
+500 in the same shape, naming the exception's type only: its message may hold paths or data of the server.
 """
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,9 +15,12 @@ from fastapi.responses import JSONResponse
 
 from rvc import service
 
+logger = logging.getLogger(__name__)
+
 # The most specific class wins (the handlers are looked up along the exception's class hierarchy).
 STATUS_OF: dict[type[Exception], int] = {
     service.NotFound: 404,
+    service.AlreadyFinished: 400,
     service.Conflict: 409,
     service.TooLarge: 413,
     service.UnsupportedMedia: 415,
@@ -40,6 +46,12 @@ async def validation_error(request: Request, error: RequestValidationError) -> J
     return JSONResponse({"detail": summary, "errors": _plain(problems)}, status_code=422)
 
 
+async def server_error(request: Request, error: Exception) -> JSONResponse:
+    logger.error("%s %s failed", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"detail": f"internal server error ({type(error).__name__}); the server log has the details"},
+                        status_code=500)
+
+
 def _plain(problems: list[dict]) -> list[dict]:
     """FastAPI's problem list without the parts that are not JSON (the exception objects in "ctx")."""
     return [{key: value for key, value in problem.items() if key in ("type", "loc", "msg")} for problem in problems]
@@ -49,3 +61,4 @@ def install(app: FastAPI) -> None:
     for error_class in STATUS_OF:
         app.add_exception_handler(error_class, service_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, server_error)

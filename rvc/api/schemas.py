@@ -90,9 +90,10 @@ class TaskOut(Out):
 
 class OutputOut(Out):
     name: str
-    kind: str = Field(description="what the task announced: audio, model, index, checkpoint...")
+    kind: str = Field(description="what the task announced: audio, ref_audio, model, index, checkpoint...")
     path: str
     size_bytes: int
+    created_at: float = Field(description="when the file was written, Unix seconds")
     url: str = Field(description="where to download it")
 
 
@@ -211,6 +212,21 @@ class ExportRequest(Body):
     overwrite: bool = False
 
 
+class QuickOptions(OneClickParams.request_model()):
+    inference: ConvertParamsBody | bool = Field(True, description="the test conversion at the end: its parameters, "
+                                                                  "true for the preset's, false for none")
+    config: dict[str, Any] | None = Field(None, description="advanced: a run config replacing the preset's model")
+
+
+class QuickTaskCreate(Body):
+    """The v2 API's quick mode: one recording in, a trained voice out."""
+
+    exp_name: str = Field(description="the experiment's and the model's name (409 when it is taken)")
+    audio_file_id: str = Field(description="the upload to train on: the path POST /system/upload answered, or its "
+                                           "name under uploads/ (404 when there is none)")
+    options: QuickOptions = Field(default_factory=QuickOptions)
+
+
 class QuickRequest(OneClickParams.request_model()):
     name: str = Field(description="the experiment's and the model's name")
     dataset_path: str = Field(description="a folder of clips or one recording, inside the allowed roots")
@@ -251,7 +267,8 @@ class UploadOut(Out):
     name: str
     size_bytes: int
     media_type: str = Field(description="what the content is: wav, flac, mpeg, ogg, mp4, matroska, asf, aiff; "
-                                        "pytorch-zip or pytorch-pickle (.pth); faiss (.index)")
+                                        "pytorch-zip or pytorch-pickle (.pth); faiss (.index); f0-curve (.txt, "
+                                        ".csv: a pitch curve)")
 
 
 class EntryOut(Out):

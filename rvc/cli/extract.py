@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from rvc.cli.common import run_step
+from rvc.events import EventSink
 from rvc.train.extract import extract
 from rvc.train.params import ExtractParams
 from rvc.train.preprocess import SAMPLE_RATES_HZ
@@ -32,9 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    params = ExtractParams.from_args(args)
-    return run_step("extract", lambda sink: extract(
+    return run_step("extract", lambda sink: _extract(args, ExtractParams.from_args(args), sink))
+
+
+def _extract(args: argparse.Namespace, params: ExtractParams, sink: EventSink) -> dict:
+    return extract(
         experiment_dir(args.experiment), None if args.no_f0 else params.f0_method, args.version, params.devices,
         sink, args.embedder, args.rmvpe, args.n_proc,
         sample_rate=args.sr, config_file=args.config, speaker_id=args.speaker_id, seed=args.seed,
-    ))
+    )

@@ -24,7 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    params = PreprocessParams.from_args(args)
     return run_step("preprocess", lambda sink: preprocess(
-        experiment_dir(args.experiment), args.dataset, args.sr, params.n_proc or os.cpu_count() or 1, sink,
-        args.config))
+        experiment_dir(args.experiment), args.dataset, args.sr,
+        PreprocessParams.from_args(args).n_proc or os.cpu_count() or 1, sink, args.config))

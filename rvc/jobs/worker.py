@@ -42,15 +42,19 @@ class TaskSink(EventSink):
 
 
 def convert_request(request: dict[str, Any], sink: EventSink, device: str) -> dict[str, Any]:
-    """One conversion through `rvc.service.convert`; the result says how many model loads the cache has done."""
-    from rvc import service  # here, not at the top: torch loads once the worker has something to do
+    """One conversion through `rvc.infer.converter.convert`; the result says how many model loads the cache has
+    done. The request was checked (paths confined, parameters validated) by the service that queued it."""
+    from rvc.infer import converter  # here, not at the top: torch loads once the worker has something to do
 
-    result = service.convert(
+    result = converter.convert(
         request["input_path"], request["model"], request.get("output_path"), request.get("params"),
-        request.get("index", service.AUTO_INDEX), request.get("output_format"), device, progress=sink.progress,
+        request.get("index", converter.AUTO_INDEX), request.get("output_format"), device, progress=sink.progress,
     )
     sink.artifact("audio", result["output_path"])
-    return result | {"cache_loads": service.model_cache(device).loads, "worker_pid": os.getpid()}
+    if request.get("f0_curves"):  # the Inference tab's plot, tracked here with the worker's cached extractor
+        method = (request.get("params") or {}).get("f0_method") or converter.ConvertParams().f0_method
+        result["f0_curves"] = converter.f0_curves(request["input_path"], result["output_path"], method)
+    return result | {"cache_loads": converter.model_cache(device).loads, "worker_pid": os.getpid()}
 
 
 def serve(handle: Handler, device: str, requests: TextIO, events: TextIO) -> None:

@@ -4,12 +4,10 @@ Front ends import this package only (`from rvc import service`); its modules gro
 `docs/service-contract.md` lists them with their errors (`rvc.service.errors`).
 """
 
-from rvc.jobs import ADMIN_ROLE, GUEST_ROLE, Owner, StoreOpenError
-from rvc.service.conversion import (
+from rvc.infer.converter import (
     AUTO_INDEX,
     Converter,
     ConvertParams,
-    client_path,
     collect_inputs,
     convert,
     convert_batch,
@@ -20,8 +18,26 @@ from rvc.service.conversion import (
     resolve_index,
     resolve_model,
 )
-from rvc.service.errors import Conflict, NotAllowed, NotFound, PathNotAllowedError, TooLarge, UnsupportedMedia
-from rvc.service.files import UploadWriter, browse, media_type, safe_name, save_upload, upload_limit_bytes
+from rvc.jobs import ADMIN_ROLE, GUEST_ROLE, Owner, StoreOpenError
+from rvc.service.errors import (
+    AlreadyFinished,
+    Conflict,
+    NotAllowed,
+    NotFound,
+    PathNotAllowedError,
+    TooLarge,
+    UnsupportedMedia,
+)
+from rvc.service.files import (
+    UploadWriter,
+    browse,
+    client_path,
+    media_type,
+    safe_name,
+    save_upload,
+    upload_limit_bytes,
+    uploaded_file,
+)
 from rvc.service.importer import import_model
 from rvc.service.jobs import runner, start_jobs, stop_jobs, task_dict
 from rvc.service.models import (
@@ -45,6 +61,7 @@ from rvc.service.system import (
     update_settings,
 )
 from rvc.service.tasks import (
+    FILE_TYPES,
     cancel_task,
     delete_task,
     follow_task,
@@ -55,6 +72,7 @@ from rvc.service.tasks import (
     submit_conversion,
     task_events,
     task_output_file,
+    task_output_of_type,
     task_outputs,
     wait_task,
 )
@@ -84,7 +102,7 @@ from rvc.vocabulary import F0_METHODS, ONECLICK_PRESETS, OUTPUT_FORMATS, SAMPLE_
 __all__ = [
     "f0_curves", "pretrained_for", "served_roots", "start_download", "ADMIN_ROLE", "GUEST_ROLE", "Owner",
     "StoreOpenError",
-    "AUTO_INDEX", "F0_METHODS", "Conflict", "ConvertParams", "Converter", "NotAllowed", "NotFound",
+    "AUTO_INDEX", "AlreadyFinished", "F0_METHODS", "Conflict", "ConvertParams", "Converter", "NotAllowed", "NotFound",
     "PathNotAllowedError", "TooLarge", "UnsupportedMedia", "UploadWriter", "browse", "cancel_task", "client_path",
     "collect_inputs", "convert", "convert_batch", "create_training", "delete_model", "delete_task",
     "delete_training", "export_onnx", "follow_task", "get_asset_status", "get_settings", "get_system_info",
@@ -94,8 +112,9 @@ __all__ = [
     "preprocess_samples", "rename_model", "resolve_index", "resolve_model", "resume_training", "runner",
     "safe_name", "save_upload", "set_model_info", "start_export", "start_extract", "start_index", "start_jobs",
     "start_oneclick", "start_preprocess", "start_train", "stop_jobs", "stream_task", "stream_training",
-    "submit_conversion", "task_dict", "task_events", "task_output_file", "task_outputs", "training_metrics",
-    "update_settings", "update_training", "upload_limit_bytes", "wait_task",
+    "submit_conversion", "task_dict", "task_events", "FILE_TYPES", "task_output_file", "task_output_of_type",
+    "task_outputs", "training_metrics",
+    "update_settings", "update_training", "upload_limit_bytes", "uploaded_file", "wait_task",
     "ONECLICK_PRESETS", "OUTPUT_FORMATS", "SAMPLE_RATES", "VERSIONS", "ExtractParams", "OneClickParams",
     "PreprocessParams", "TrainParams",
 ]

@@ -7,6 +7,7 @@ wrong for the caller, not where: a missing task and a missing training are both 
 | --- | --- | --- |
 | `NotFound` | unknown task/training/model id | 404 |
 | `Conflict` | a name exists; a step asked for before its prerequisite; a step already running | 409 |
+| `AlreadyFinished` | cancelling a task that has ended (nothing to cancel) | 400 |
 | `rvc.security.PathNotAllowedError` | a client path outside the allowed roots | 403 |
 | `NotAllowed` | anything else the server refuses to reach (a URL to a private address) | 403 |
 | `TooLarge` | an upload or download above the size limit | 413 |
@@ -27,6 +28,10 @@ class NotFound(LookupError):
 
 class Conflict(ValueError):
     """The request contradicts the current state: a name exists, a prerequisite step is missing, a step runs."""
+
+
+class AlreadyFinished(ValueError):
+    """An action on a task that only a queued or running task takes: cancelling a finished one."""
 
 
 class NotAllowed(PermissionError):

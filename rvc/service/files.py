@@ -21,9 +21,9 @@ from typing import Any
 import av
 
 from rvc.config import get_paths
-from rvc.security import PathNotAllowedError, allowed_roots, is_allowed
-from rvc.service.conversion import client_path
-from rvc.service.errors import Conflict, TooLarge, UnsupportedMedia
+from rvc.f0 import load_f0_curve
+from rvc.security import PathNotAllowedError, allowed_roots, is_allowed, resolve_allowed
+from rvc.service.errors import Conflict, NotFound, TooLarge, UnsupportedMedia
 from rvc.service.pages import paginate
 from rvc.settings import load_settings
 
@@ -31,12 +31,19 @@ SNIFF_BYTES = 32  # enough for every header judged here (a faiss header is the l
 MAX_NAME_CHARS = 120
 MODEL_SUFFIXES = (".pth", ".pt")
 INDEX_SUFFIX = ".index"
+CURVE_SUFFIXES = (".txt", ".csv")
+_CURVE_TEXT = re.compile(rb"^[0-9eE+\-., \t\r\n]*$")
 MEDIA_TYPES = "WAV, FLAC, MP3, OGG, M4A/MP4, MKV/WebM"
 _UNSAFE_CHARS = re.compile(r"[^\w.\- ()\[\]]")
 _ASF = bytes.fromhex("3026b2758e66cf11")
 _ZIP = b"PK\x03\x04"
 _TORCH_PICKLE = bytes.fromhex("80028a0a6cfc9c46f9206aa85019")  # pickle protocol 2, then torch's magic number
 _FAISS_DUMMIES = struct.pack("<qq", 1 << 20, 1 << 20)  # two fixed int64 after the type, width and count
+
+
+def client_path(path: str | os.PathLike) -> Path:
+    """A path sent by a browser or API client, confined to the allowed roots (`rvc.security`)."""
+    return resolve_allowed(path)
 
 
 def media_type(head: bytes) -> str | None:
@@ -77,11 +84,17 @@ def index_type(head: bytes) -> str | None:
     return "faiss" if width > 0 and count >= 0 and head[16:32] == _FAISS_DUMMIES else None
 
 
+def curve_type(head: bytes) -> str | None:
+    """"f0-curve" for text of numbers (a pitch curve's ``time_seconds, hz`` lines, judged whole once stored)."""
+    return "f0-curve" if _CURVE_TEXT.match(head) else None
+
+
 # What a name claims: how the first bytes are judged, and what the content must be (for the refusal's message).
 _CLAIMS = {
     "model": (model_type, "a PyTorch model (what torch.save writes: a zip with data.pkl, or a torch pickle)"),
     "index": (index_type, "a faiss index (what faiss.write_index writes)"),
     "media": (media_type, f"audio or video with a sound track ({MEDIA_TYPES})"),
+    "curve": (curve_type, "a pitch curve (one 'time_seconds, hz' pair per line)"),
 }
 
 
@@ -127,7 +140,8 @@ class UploadWriter:
     def __init__(self, filename: str, limit_bytes: int | None = None, folder: str | None = None) -> None:
         self.name = safe_name(filename)
         suffix = os.path.splitext(self.name)[1].lower()
-        self.claimed = "model" if suffix in MODEL_SUFFIXES else "index" if suffix == INDEX_SUFFIX else "media"
+        self.claimed = ("model" if suffix in MODEL_SUFFIXES else "index" if suffix == INDEX_SUFFIX
+                        else "curve" if suffix in CURVE_SUFFIXES else "media")
         self.limit_bytes = upload_limit_bytes() if limit_bytes is None else limit_bytes
         self.folder = upload_folder(folder)
         handle, temporary = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.folder)
@@ -174,6 +188,8 @@ class UploadWriter:
             self._refuse()
         if self.claimed == "media" and not _decodable_audio(self._temporary):
             self._refuse()
+        if self.claimed == "curve" and not _readable_curve(self._temporary):
+            self._refuse()
 
     def _refuse(self) -> None:
         self.abort()
@@ -209,6 +225,14 @@ def _torch_zip(path: Path) -> bool:
         return False
 
 
+def _readable_curve(path: Path) -> bool:
+    try:
+        load_f0_curve(path)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def _decodable_audio(path: Path) -> bool:
     """Whether PyAV opens the file and decodes a first frame of sound from it."""
     try:
@@ -228,6 +252,20 @@ def save_upload(
         for chunk in stream:
             writer.write(chunk)
         return writer.finish()
+
+
+def uploaded_file(file_id: str) -> Path:
+    """The upload ``file_id`` names: the path POST /system/upload answered, or a name under uploads/ (`NotFound`
+    when there is no such file, so a client can tell a typo from a refused path)."""
+    text = file_id.strip()
+    missing = NotFound(f"no uploaded file {file_id!r}: upload it with POST /system/upload first")
+    try:
+        path = client_path(text if "/" in text else f"{get_paths().uploads.name}/{text}")
+    except FileNotFoundError:
+        raise missing from None
+    if not path.is_file():
+        raise missing
+    return path
 
 
 def browse(path: str | None = None, limit: int | None = None, offset: int = 0) -> dict[str, Any]:

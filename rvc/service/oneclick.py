@@ -16,7 +16,7 @@ from typing import Any
 from rvc.assets import pretrained_pair
 from rvc.config import get_paths
 from rvc.events import EventSink
-from rvc.service.conversion import convert
+from rvc.infer.converter import ConvertParams, convert
 from rvc.train.extract import extract
 from rvc.train.index import train_index
 from rvc.train.params import OneClickParams
@@ -83,8 +83,10 @@ def one_click(
     params: OneClickParams | None = None,
     config: str | os.PathLike | None = None,
     sink: EventSink | None = None,
+    inference: ConvertParams | None = None,
 ) -> dict[str, Any]:
-    """Train a voice from ``dataset`` end to end; returns the model, index and test audio paths."""
+    """Train a voice from ``dataset`` end to end; returns the model, index and test audio paths (the test
+    conversion, with ``inference`` or the preset's pitch method, when ``params.test_conversion``)."""
     params = (params or OneClickParams()).validate()
     choice = PRESETS[params.preset]
     epochs = params.epochs or choice.epochs
@@ -110,18 +112,25 @@ def one_click(
     progress.enter(3)
     index = train_index(exp_dir, progress)
     progress.enter(4)
-    test_audio = _test_conversion(exp_dir, name, index["index_path"], choice.f0_method, progress)
-    progress.finish()
     model_path = str(get_paths().weights / f"{name}.pth")
-    for kind, path in (("model", model_path), ("index", index["index_path"]), ("audio", test_audio)):
+    artifacts = {"model": model_path, "index": index["index_path"]}
+    test_audio = None
+    if params.test_conversion:
+        conversion = inference or ConvertParams(f0_method=choice.f0_method, noise_scale=0.0)
+        artifacts["ref_audio"], test_audio = _test_conversion(exp_dir, name, index["index_path"], conversion, progress)
+        artifacts["test_audio"] = test_audio
+    progress.finish()
+    for kind, path in artifacts.items():
         progress.artifact(kind, path)
     return {"model_path": model_path, "index_path": index["index_path"], "test_audio": test_audio,
             "experiment": str(exp_dir), "preset": params.preset, "epochs": epochs}
 
 
-def _test_conversion(exp_dir: Path, name: str, index_path: str, f0_method: str, sink: EventSink) -> str:
+def _test_conversion(
+    exp_dir: Path, name: str, index_path: str, params: ConvertParams, sink: EventSink
+) -> tuple[str, str]:
+    """(the piece converted, the conversion) of one piece of the dataset with the new model."""
     piece = audition_samples(exp_dir, k=1, seed=0)[0]
     output = exp_dir / "test_conversion.wav"
-    convert(piece, get_paths().weights / f"{name}.pth", output, {"f0_method": f0_method, "noise_scale": 0.0},
-            index=index_path, progress=sink.progress)
-    return str(output)
+    convert(piece, get_paths().weights / f"{name}.pth", output, params, index=index_path, progress=sink.progress)
+    return str(piece), str(output)

@@ -20,10 +20,11 @@ from typing import Any
 from rvc.audio import SUPPORTED_OUTPUT_FORMATS
 from rvc.config import get_paths
 from rvc.infer import ParameterError
+from rvc.infer.converter import AUTO_INDEX, as_params, resolve_index
 from rvc.jobs import INFERENCE_KIND, TERMINAL_STATUSES, Owner, Task, TaskStatus
 from rvc.security import PathNotAllowedError
-from rvc.service.conversion import AUTO_INDEX, as_params, client_path, resolve_index
-from rvc.service.errors import Conflict, NotFound
+from rvc.service.errors import AlreadyFinished, Conflict, NotFound
+from rvc.service.files import client_path
 from rvc.service.jobs import conversion_resource, job_errors, runner, submit, task_dict
 from rvc.service.models import check_index_fits, model_path, model_record
 from rvc.service.pages import check_window, page
@@ -58,8 +59,10 @@ def list_tasks(
 
 
 def cancel_task(task_id: str, kind: str | None = None, owner: Owner | None = None) -> dict[str, Any]:
-    """Cancel a queued or running task (a finished one is returned unchanged)."""
-    _task(task_id, kind, owner)
+    """Cancel a queued or running task; `AlreadyFinished` for one that has ended (the RVC WebUI v2 API's 400)."""
+    task = _task(task_id, kind, owner)
+    if task.done and task.status != TaskStatus.PAUSED:
+        raise AlreadyFinished(f"task {task_id} is {task.status}: there is nothing to cancel")
     with job_errors():
         return task_dict(runner().cancel(task_id))
 
@@ -138,8 +141,9 @@ def task_outputs(task_id: str, kind: str | None = None, owner: Owner | None = No
         except (PathNotAllowedError, FileNotFoundError, KeyError):
             continue
         if path.is_file():
+            stat = path.stat()
             outputs[str(path)] = {"name": path.name, "path": str(path), "kind": str(event.data.get("kind", "file")),
-                                  "size_bytes": path.stat().st_size}
+                                  "size_bytes": stat.st_size, "created_at": stat.st_mtime}
     return list(outputs.values())
 
 
@@ -153,6 +157,27 @@ def task_output_file(
     raise NotFound(f"task {task_id} has no output {name!r}")
 
 
+# The v2 API's download types (its quick mode's `file_type`) and the artifact kinds each stands for, the first
+# preferred: a one-click task's output is its test conversion (its trainer's previews are audio too), a conversion
+# task's is its audio.
+FILE_TYPES: dict[str, tuple[str, ...]] = {
+    "output": ("test_audio", "audio"), "ref_audio": ("ref_audio",), "model": ("model",), "index": ("index",),
+    "checkpoint": ("checkpoint",),
+}
+
+
+def task_output_of_type(task_id: str, file_type: str, owner: Owner | None = None) -> Path:
+    """The task's newest output of ``file_type`` ("output", "ref_audio", "model", "index", "checkpoint")."""
+    if file_type not in FILE_TYPES:
+        raise ValueError(f"file_type {file_type!r}: use one of {', '.join(FILE_TYPES)}")
+    outputs = task_outputs(task_id, owner=owner)
+    for kind in FILE_TYPES[file_type]:
+        found = [item for item in outputs if item["kind"] == kind]
+        if found:
+            return Path(max(found, key=lambda item: item["created_at"])["path"])
+    raise NotFound(f"task {task_id} has no {file_type} file (yet)")
+
+
 # --- conversions --------------------------------------------------------------------------------------------
 
 
@@ -163,17 +188,19 @@ def submit_conversion(
     index: str | None = AUTO_INDEX,
     output_format: str = "wav",
     owner: Owner | None = None,
+    f0_curves: bool = False,
 ) -> dict[str, Any]:
     """Queue the conversion of one file with a model of `assets/weights` for ``owner``; returns the task.
 
     ``index``: "auto" (the index named after the model, when there is one), None for none, or a path. The
     output goes to `outputs/api/<random>/<input>_<model>.<format>`, so tasks never overwrite each other's.
+    ``f0_curves``: the worker also tracks the pitch of the input and the output (the result's "f0_curves").
     """
     source = client_path(audio_path)
     if not source.is_file():
         raise FileNotFoundError(f"{audio_path!r} is not a file")
     model = model_path(model_id)
-    convert_params = as_params(_with_confined_f0_file(params))
+    convert_params = as_params(with_confined_f0_file(params))
     fmt = output_format.lower()
     if fmt not in SUPPORTED_OUTPUT_FORMATS:
         raise ParameterError(f"output_format {output_format!r} is not supported: use one of "
@@ -187,12 +214,12 @@ def submit_conversion(
     output = folder / f"{source.stem}_{model.stem}.{fmt}"
     request = {
         "input_path": str(source), "model": str(model), "output_path": str(output), "params": asdict(convert_params),
-        "index": str(index_path) if index_path else None, "output_format": fmt,
+        "index": str(index_path) if index_path else None, "output_format": fmt, "f0_curves": f0_curves,
     }
     return submit(INFERENCE_KIND, params=request, resource=conversion_resource(), owner=owner)
 
 
-def _with_confined_f0_file(params: dict[str, Any] | None) -> dict[str, Any]:
+def with_confined_f0_file(params: dict[str, Any] | None) -> dict[str, Any]:
     """The parameters with their `f0_file` (a client's path) resolved inside the allowed roots before anything
     looks at the file, so no answer tells whether a file outside them exists.
     """

@@ -20,13 +20,14 @@ from typing import Any
 
 from rvc.assets import find_asset, is_present, require_asset
 from rvc.config import embedder_override, get_paths
+from rvc.infer.converter import ConvertParams, as_params
 from rvc.jobs import TRAINING_STEPS, Task, TaskStatus, Training
-from rvc.service.conversion import client_path
 from rvc.service.errors import Conflict, NotFound
+from rvc.service.files import client_path
 from rvc.service.jobs import job_errors, require_command, resource_of, runner, submit, task_dict
 from rvc.service.models import check_model_name
 from rvc.service.pages import check_window, page
-from rvc.service.tasks import stream_task
+from rvc.service.tasks import stream_task, with_confined_f0_file
 from rvc.synth.config import SAMPLE_RATES_HZ
 from rvc.train.params import AUTO_BASE_MODEL, ExtractParams, OneClickParams, PreprocessParams, TrainParams
 from rvc.train.preprocess import GT_WAVS, REPORT_FILE, audition_samples
@@ -378,15 +379,21 @@ def start_export(
 
 def start_oneclick(
     name: str, dataset_path: str, params: OneClickParams | None = None, config: dict[str, Any] | None = None,
+    inference: ConvertParams | None = None,
 ) -> dict[str, Any]:
     """Every step in one task (`python -m rvc oneclick`), recorded as a training of the kind ``params`` asks for
     (sample rate, version, pitch) so that its metrics and files are found like a wizard's. ``config`` (a run
-    config, see `create_training`) overrides the preset's model.
+    config, see `create_training`) overrides the preset's model; ``inference`` the test conversion's parameters
+    (default: the preset's pitch method, no noise).
     """
     require_command(ONECLICK_KIND)
     params = (params or OneClickParams()).validate()
+    if inference is not None:
+        inference = as_params(with_confined_f0_file(inference.to_dict()))
     created = create_training(name, params.sample_rate, params.f0, params.version, dataset_path, config=config)
     training = _training(created["id"])
     argv = [ONECLICK_KIND, training.name, training.dataset_path, *params.to_argv(), *_config_argv(training)]
-    return _step(training, ONECLICK_KIND, argv, params.to_dict(), resource_of(params.devices))
+    argv += ["--inference-params", json.dumps(inference.to_dict())] if inference else []
+    options = params.to_dict() | {"inference": inference.to_dict() if inference else None}
+    return _step(training, ONECLICK_KIND, argv, options, resource_of(params.devices))
 

@@ -77,7 +77,12 @@ def parse_devices(devices: str | None, n_proc: int = 1) -> list[str]:
         return ["cpu"] * max(1, n_proc)
     indices = [part.strip() for part in devices.replace(",", "-").split("-") if part.strip()]
     if not indices or not all(part.isdigit() for part in indices):
-        raise ExtractError(f"devices must be 'cpu' or GPU numbers like '0-1', not {devices!r}")
+        raise ExtractError(f"devices must be 'auto', 'cpu' or GPU numbers like '0-1', not {devices!r}")
+    available = torch.cuda.device_count()
+    missing = [index for index in indices if int(index) >= available]
+    if missing:  # said before a worker starts, not as a driver error from deep inside torch
+        raise ExtractError(f"GPU {missing[0]} is not available ({available} CUDA device(s) here): "
+                           "use devices 'auto' or 'cpu'")
     return [f"cuda:{index}" for index in indices]
 
 

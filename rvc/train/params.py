@@ -76,3 +76,4 @@ class OneClickParams(OnDevices):
     epochs: int | None = param(None, "override the preset's epoch count", minimum=1, maximum=100_000,
                                aliases=("total_epoch",))
     devices: str = param(AUTO_DEVICES, DEVICES_HELP, aliases=DEVICE_ALIASES)
+    test_conversion: bool = param(True, "at the end, convert a piece of the dataset with the new voice")

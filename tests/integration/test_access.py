@@ -137,6 +137,16 @@ def test_the_api_needs_a_token_and_a_guest_may_only_convert(public: Public):
         assert api.get(f"/tasks/{task}", headers=admin).json()["owner"] == {"user": None, "role": "guest"}
 
 
+def test_a_guest_may_not_follow_a_training_log(public: Public):
+    """The training log socket is an admin's, as every training route: a guest's handshake is refused."""
+    socket_url = f"{public.url.replace('http', 'ws', 1)}api/v2/ws/trainings/nope/log?token="
+    with pytest.raises(InvalidStatus) as refused:
+        connect(socket_url + public.secrets["guest_token"])
+    assert refused.value.response.status_code == 403
+    with connect(socket_url + public.secrets["admin_token"]) as socket:  # accepted, then "no such training"
+        assert "not found" in socket.recv(timeout=10)
+
+
 def test_a_guest_session_may_look_but_not_train(public: Public):
     client = Client(public.url, auth=GUEST, verbose=False)
     assert client.predict(api_name="/system_info")["cpu_count"] >= 1

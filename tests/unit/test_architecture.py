@@ -45,6 +45,23 @@ def test_tabs_reach_rvc_only_through_service():
     assert offenders == {}
 
 
+# The layers above the engine: the service functions and the front ends over them (CLI, REST API).
+SERVICE_AND_FRONT_ENDS = ("rvc/service/", "rvc/api/", "rvc/cli/", "rvc/__main__.py")
+
+
+def test_engine_modules_never_import_the_service_layer():
+    """Imports point down only: the engine (the inference worker included) never reaches up into rvc.service."""
+    offenders = {}
+    for path in python_files("rvc"):
+        relative = path.relative_to(PROJECT_ROOT).as_posix()
+        if relative.startswith(SERVICE_AND_FRONT_ENDS):
+            continue
+        bad = [name for name in imported_modules(path) if name == "rvc.service" or name.startswith("rvc.service.")]
+        if bad:
+            offenders[relative] = sorted(bad)
+    assert offenders == {}
+
+
 def test_tabs_touch_no_torch_or_sql():
     forbidden = {"torch", "sqlite3", "faiss"}
     offenders = {

@@ -9,11 +9,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import APIRouter, Header, Query, WebSocket
+from fastapi import APIRouter, Header, Query, WebSocket, WebSocketException, status
 from fastapi.responses import StreamingResponse
 
 from rvc import service
-from rvc.api.auth import CallerOwner
+from rvc.api.auth import GUEST_REFUSED, CallerOwner, CallerRole, Role
 from rvc.api.common import MAX_INT64, PageQuery
 from rvc.api.schemas import ERRORS, Page, TaskOut
 from rvc.api.sse import progress_stream
@@ -113,7 +113,10 @@ async def task_log(
 
 
 @router.websocket("/ws/trainings/{training_id}/log")
-async def training_log(websocket: WebSocket, training_id: str) -> None:
-    """The log lines of the training's latest task, then of each task it starts, until the client closes."""
+async def training_log(websocket: WebSocket, training_id: str, role: CallerRole) -> None:
+    """The log lines of the training's latest task, then of each task it starts, until the client closes. An admin's
+    only, as every training route (a guest's socket is closed with 1008 before it is accepted)."""
+    if role is not Role.ADMIN:
+        raise WebSocketException(status.WS_1008_POLICY_VIOLATION, GUEST_REFUSED)
     if await _accept_known(websocket, service.get_training, training_id):
         await push(websocket, service.stream_training(training_id))

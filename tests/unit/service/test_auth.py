@@ -30,7 +30,8 @@ GUEST_ROUTES = {
     ("POST", "/inference/tasks/{task_id}/cancel"),
     ("GET", "/models"), ("GET", "/models/{model_id}"), ("GET", "/indexes"),
     ("GET", "/tasks"), ("GET", "/tasks/{task_id}"), ("GET", "/tasks/{task_id}/progress"),
-    ("POST", "/tasks/{task_id}/cancel"),
+    ("POST", "/tasks/{task_id}/cancel"), ("GET", "/tasks/{task_id}/outputs"),
+    ("GET", "/tasks/{task_id}/outputs/{file_type}"),
     ("GET", "/system/info"), ("POST", "/system/upload"),
 }
 

@@ -49,6 +49,9 @@ def test_each_guest_sees_and_cancels_only_its_own_tasks(home: Path, jobs):
             if name == "task_output_file":  # the stand-in worker writes no file
                 with pytest.raises(service.NotFound, match="has no output"):
                     call(owner)
+            elif name == "cancel_task":  # past the owner check: the task has ended, so nothing to cancel
+                with pytest.raises(service.AlreadyFinished, match="nothing to cancel"):
+                    call(owner)
             else:
                 call(owner)
     assert service.get_task(tasks["alice"]["id"], owner=ALICE)["status"] == "completed"

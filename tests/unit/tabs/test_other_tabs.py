@@ -9,11 +9,12 @@ from tabs import inference, oneclick, system, tasks
 
 
 def test_oneclick_follows_one_task_and_offers_its_outputs(fake, tmp_path):
-    fake.script.insert(-1, {"type": "artifact", "kind": "audio", "path": "/out/test.wav"})
+    fake.script.insert(-1, {"type": "artifact", "kind": "audio", "path": "/out/preview.wav"})  # a trainer preview
+    fake.script.insert(-1, {"type": "artifact", "kind": "test_audio", "path": "/out/test.wav"})
     steps = list(oneclick.oneclick("voice", None, str(tmp_path), "fast"))
     status, log, audio, files = steps[-1]
     assert "completed" in status and audio == "/out/test.wav"
-    assert files == ["/out/model.pth", "/out/test.wav"]
+    assert files == ["/out/model.pth", "/out/preview.wav", "/out/test.wav"]
     assert all(step[2] is None for step in steps[:-1])  # the test piece only once it is there
     with pytest.raises(gr.Error, match="name"):
         list(oneclick.oneclick(" ", None, str(tmp_path), "fast"))

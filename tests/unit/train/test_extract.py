@@ -182,10 +182,17 @@ def test_worker_threads_write_what_one_worker_writes(pieces, embedder):
                                    np.load(one / "3_feature768" / f"{name}.npy"), rtol=1e-4, atol=1e-5)
 
 
-def test_parse_devices():
+def test_parse_devices(monkeypatch):
+    import torch
+
     assert parse_devices("cpu", 2) == ["cpu", "cpu"]
+    assert parse_devices("auto", 2) == ["cpu", "cpu"]  # no GPU on this machine
+    with pytest.raises(ExtractError, match=r"GPU 0 is not available \(0 CUDA device\(s\) here\)"):
+        parse_devices("0")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
     assert parse_devices("0-1") == ["cuda:0", "cuda:1"]
     assert parse_devices("0,2") == ["cuda:0", "cuda:2"]
+    assert parse_devices("auto") == ["cuda:0", "cuda:1", "cuda:2"]
     with pytest.raises(ExtractError):
         parse_devices("gpu0")
 

@@ -1,4 +1,7 @@
-"""Conversion services: resolve and check a model, its index and the assets, then convert one file or a batch.
+"""Converting files: resolve and check a model, its index and the assets, then convert one file or a batch.
+
+Below the service layer, so that the inference worker (and any job) converts without importing `rvc.service`;
+paths from clients are confined to the allowed roots before they reach here (`rvc.security`).
 
 Errors a user can fix (a missing file, a parameter out of range, a model that does not fit its index) are
 raised as `ValueError`/`FileNotFoundError` subclasses whose message says what is wrong and what to do.
@@ -18,11 +21,13 @@ from typing import TYPE_CHECKING
 from rvc.assets import require_asset
 from rvc.audio import SUPPORTED_OUTPUT_FORMATS, load_audio, write_audio
 from rvc.config import embedder_override, get_paths
-from rvc.infer import ConvertParams, ModelCache, ParameterError, convert_audio
+from rvc.infer.cache import ModelCache
+from rvc.infer.params import ConvertParams, ParameterError
+from rvc.infer.pipeline import convert_audio
 from rvc.infer.segments import SAMPLE_RATE_16K_HZ
 from rvc.memory import release_free_memory
 from rvc.retrieval import find_index_for_model, list_indexes
-from rvc.security import PathNotAllowedError, confined_path, resolve_allowed
+from rvc.security import PathNotAllowedError, confined_path
 from rvc.settings import load_settings
 
 if TYPE_CHECKING:
@@ -35,11 +40,6 @@ MEDIA_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".mp
 _caches: dict[str, ModelCache] = {}
 
 Progress = Callable[[str, int, int], None]
-
-
-def client_path(path: str | os.PathLike) -> Path:
-    """A path sent by a browser or API client, confined to the allowed roots (`rvc.security`)."""
-    return resolve_allowed(path)
 
 
 def model_cache(device: str | None = None) -> ModelCache:
