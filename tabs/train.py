@@ -177,13 +177,25 @@ def _follow(task: dict, progress: gr.Progress | None) -> Iterator[tuple[str, str
 
 
 def dataset_path(name: str, files: list[str] | None, server_path: str) -> str:
-    """A folder (or recording) on the server, or the uploaded files saved together into `uploads/<name>/`."""
+    """A folder (or recording) on the server, or the uploaded files saved together into `uploads/dataset-<name>/`
+    (a folder even for one file, so that more recordings can be added to it later)."""
     if (server_path or "").strip():
         return str(service.client_path(server_path.strip()))
     saved = save_uploads(files or [], folder=f"dataset-{name}")
     if not saved:
         raise gr.Error("Upload the dataset or enter its folder on the server.")
-    return saved[0] if len(saved) == 1 else str(Path(saved[0]).parent)
+    return str(Path(saved[0]).parent)
+
+
+def add_recordings(training: dict, files: list[str]) -> None:
+    """More uploaded recordings for an experiment whose dataset is a folder of uploads: saved beside the others,
+    so that preprocessing again cuts just them."""
+    folder = Path(training["dataset_path"])
+    uploads = Path(service.client_path("uploads"))
+    if not (folder.is_dir() and folder.parent == uploads):
+        raise gr.Error(f"This experiment's dataset is {folder}: put the new recordings there on the server, or start "
+                       "a new experiment for them.")
+    save_uploads(files, folder=folder.name)
 
 
 def run_config(config_path: str) -> dict | None:
@@ -211,8 +223,11 @@ def preprocess(
     if training is None:
         dataset = dataset_path(name, files, server_path)
         training = service.create_training(name, target_sr, bool(if_f0), version, dataset, config=config)
-    elif config is not None:
-        service.update_training(training["id"], config=config)
+    else:
+        if config is not None:
+            service.update_training(training["id"], config=config)
+        if files:
+            add_recordings(training, files)
     task = service.start_preprocess(training["id"], service.PreprocessParams.from_dict({"n_proc": n_proc or None}))
     yield from _follow(task, progress)
 

@@ -276,6 +276,53 @@ class EntryOut(Out):
     path: str
     is_dir: bool
     size_bytes: int | None
+    modified: float = Field(description="last modification, Unix seconds")
+
+
+class SystemStatusOut(Out):
+    timestamp: float = Field(description="when this was read, Unix seconds")
+    cpu_percent: float
+    memory_percent: float
+    disk_percent: float = Field(description="of the disk holding RVC_HOME")
+    gpus: list[GpuOut]
+
+
+class SettingsOut(Out):
+    default_f0_method: str
+    device: str
+    upload_limit_mb: int
+    allowed_paths: list[str]
+    compile_decoder: bool
+
+
+class SettingsUpdate(Body):
+    """Only the settings given change (each checked: see the answer's detail for the allowed values)."""
+
+    default_f0_method: str | None = None
+    device: str | None = Field(None, description="auto, cpu, cuda:N, xpu:N or mps")
+    upload_limit_mb: int | None = None
+    allowed_paths: list[str] | None = Field(None, description="absolute folders clients may read")
+    compile_decoder: bool | None = None
+
+
+class AssetOut(Out):
+    name: str
+    path: str
+    present: bool
+    size_bytes: int | None
+    size_ok: bool | None = Field(description="whether the size is the published one (null: none published)")
+
+
+class AssetDownload(Body):
+    names: list[str] = Field(["all"], description="asset names, or groups: all, pretrained, pretrained_v2")
+
+
+class EventOut(Out):
+    """One stored event of a task: the job protocol's line plus its sequence number and time."""
+
+    model_config = ConfigDict(extra="allow")
+    seq: int
+    type: str
 
 
 class BrowseOut(Out):

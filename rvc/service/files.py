@@ -274,16 +274,22 @@ def browse(path: str | None = None, limit: int | None = None, offset: int = 0) -
     """
     if not path:
         roots = [root for root in allowed_roots() if root.is_dir()]
-        entries = [{"name": str(root), "path": str(root), "is_dir": True, "size_bytes": None} for root in roots]
+        entries = [{"name": str(root), "path": str(root), "is_dir": True, "size_bytes": None,
+                    "modified": root.stat().st_mtime} for root in roots]
         return _listing(None, entries, limit, offset)
     folder = client_path(path)
     if not folder.is_dir():
         raise ValueError(f"{path!r} is not a folder")
     visible = (child for child in folder.iterdir() if not child.name.startswith(".") and _inside(child))
     children = sorted(visible, key=lambda child: (not child.is_dir(), child.name))
-    entries = [{"name": child.name, "path": str(child), "is_dir": child.is_dir(),
-                "size_bytes": child.stat().st_size if child.is_file() else None} for child in children]
+    entries = [_entry(child) for child in children]
     return _listing(str(folder), entries, limit, offset)
+
+
+def _entry(child: Path) -> dict[str, Any]:
+    stat = child.stat()
+    return {"name": child.name, "path": str(child), "is_dir": child.is_dir(),
+            "size_bytes": stat.st_size if child.is_file() else None, "modified": stat.st_mtime}
 
 
 def _inside(child: Path) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rvc.assets import asset_status, pretrained_pair
 from rvc.config import get_paths
 from rvc.security import allowed_roots
@@ -14,6 +16,17 @@ def get_system_info() -> dict:
     paths = get_paths()
     paths.home.mkdir(parents=True, exist_ok=True)
     return system_info(paths.home).to_dict()
+
+
+def get_system_status() -> dict:
+    """The machine's load right now: CPU, memory and disk of the RVC home in percent, GPUs, and when it was read."""
+    info = get_system_info()
+    return {
+        "timestamp": time.time(), "cpu_percent": info["cpu_percent"],
+        "memory_percent": round(100 * info["memory_used_mb"] / max(1, info["memory_total_mb"]), 1),
+        "disk_percent": round(100 * (1 - info["disk_free_mb"] / max(1, info["disk_total_mb"])), 1),
+        "gpus": info["gpus"],
+    }
 
 
 def get_asset_status() -> list[dict]:
@@ -46,7 +59,8 @@ def pretrained_for(target_sr: str, version: str, if_f0: bool) -> dict:
 
 
 __all__ = [
-    "Settings", "get_asset_status", "get_settings", "get_system_info", "pretrained_for", "served_roots",
+    "Settings", "get_asset_status", "get_settings", "get_system_info", "get_system_status", "pretrained_for",
+    "served_roots",
     "start_download", "update_settings",
 ]
 

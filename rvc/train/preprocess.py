@@ -144,7 +144,7 @@ def preprocess(
     finally:
         record.save()
 
-    report = _report(dataset, sample_rate, record.outputs, processed=len(jobs))
+    report = _report(dataset, sample_rate, record.outputs, processed=[Path(path).name for path, _ in jobs])
     write_json_atomic(exp_dir / REPORT_FILE, report)
     if not report["clips"]:
         problems = "; ".join(entry["error"] for entry in report["unreadable"])
@@ -273,8 +273,9 @@ def _write_float_wav(path: Path, audio: np.ndarray, sample_rate_hz: int) -> None
         wavfile.write(temporary, sample_rate_hz, np.asarray(audio, dtype=np.float32))
 
 
-def _report(dataset: Path, sample_rate: str, outputs: dict[str, Any], processed: int) -> dict[str, Any]:
-    """The dataset report from the per-file outputs of the step record."""
+def _report(dataset: Path, sample_rate: str, outputs: dict[str, Any], processed: list[str]) -> dict[str, Any]:
+    """The dataset report from the per-file outputs of the step record; ``processed``: the files this run cut
+    (new or changed ones when the dataset grew)."""
     readable = {name: output for name, output in sorted(outputs.items()) if not output.get("error")}
 
     def total(key: str) -> float:
@@ -297,6 +298,7 @@ def _report(dataset: Path, sample_rate: str, outputs: dict[str, Any], processed:
         "too_short": [name for name, output in readable.items() if not output["usable_s"]],
         "skipped_for_level": [entry for output in readable.values() for entry in output["skipped_for_level"]],
         "unreadable": [{"file": name, "error": o["error"]} for name, o in sorted(outputs.items()) if o.get("error")],
-        "processed": processed,
-        "reused": len(outputs) - processed,
+        "processed": len(processed),
+        "processed_files": processed,
+        "reused": len(outputs) - len(processed),
     }

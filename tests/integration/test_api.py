@@ -389,3 +389,34 @@ def test_a_task_running_when_the_server_dies_is_interrupted_after_restart(tmp_pa
         for orphan in orphans:  # the dead server's worker would finish its file before it noticed
             if orphan.is_running():
                 orphan.kill()
+
+
+def test_a_rest_only_client_has_what_the_page_has(api: httpx.Client, server):
+    """Settings, pretrained files, the machine's load, any task's log and deletion, folder listings with times."""
+    settings = api.get("/system/settings").json()
+    changed = api.put("/system/settings", json={"upload_limit_mb": 64})
+    assert changed.status_code == 200 and changed.json() == settings | {"upload_limit_mb": 64}
+    refused = api.put("/system/settings", json={"device": "tpu"})
+    assert refused.status_code == 422 and "cuda:N" in refused.json()["detail"]
+    assert api.put("/system/settings", json={"upload_limit_mb": settings["upload_limit_mb"]}).status_code == 200
+
+    assets = {asset["name"]: asset for asset in api.get("/system/assets").json()}
+    assert not assets["hubert_base"]["present"] and assets["rmvpe"]["path"].endswith("rmvpe.pt")
+    unknown = api.post("/system/assets/download", json={"names": ["no_such_asset"]})
+    assert unknown.status_code == 422 and "no_such_asset" in unknown.json()["detail"]
+
+    status = api.get("/system/status").json()
+    assert 0 <= status["memory_percent"] <= 100 and 0 <= status["disk_percent"] <= 100
+    assert abs(status["timestamp"] - time.time()) < 60
+
+    clip = str(DATA_DIR / "voice_low" / "001.flac")
+    task = api.post("/inference/tasks", json={"model_id": "tiny", "audio_path": clip, "params": PM}).json()
+    assert final(api, task["id"])[0] == "completed"
+    log = api.get(f"/tasks/{task['id']}/log").json()
+    assert [event["seq"] for event in log] == list(range(len(log)))
+    assert {"progress", "result"} <= {event["type"] for event in log}
+    assert api.delete(f"/tasks/{task['id']}").status_code == 204
+    assert api.get(f"/tasks/{task['id']}").status_code == 404
+
+    listing = api.get("/system/files/browse", params={"path": str(DATA_DIR)}).json()
+    assert all(entry["modified"] > 0 for entry in listing["entries"])

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Header, Query, WebSocket, WebSocketException, sta
 from fastapi.responses import StreamingResponse
 
 from rvc import service
-from rvc.api.auth import GUEST_REFUSED, CallerOwner, CallerRole, Role
+from rvc.api.auth import ADMIN_ONLY, GUEST_REFUSED, CallerOwner, CallerRole, Role
 from rvc.api.common import MAX_INT64, PageQuery
-from rvc.api.schemas import ERRORS, Page, TaskOut
+from rvc.api.schemas import ERRORS, EventOut, Page, TaskOut
 from rvc.api.sse import progress_stream
 
 router = APIRouter(tags=["tasks"], responses=ERRORS)
@@ -34,7 +34,21 @@ def get_task(task_id: str, owner: CallerOwner) -> dict:
 
 @router.post("/tasks/{task_id}/cancel", response_model=TaskOut)
 def cancel(task_id: str, owner: CallerOwner) -> dict:
+    """Cancel a queued or running task; 400 for one that has ended."""
     return service.cancel_task(task_id, owner=owner)
+
+
+@router.delete("/tasks/{task_id}", status_code=204, dependencies=ADMIN_ONLY)
+def delete(task_id: str, with_outputs: bool = Query(True, description="also remove the files it wrote")) -> None:
+    """Forget a finished task of any kind (409 while it runs)."""
+    service.delete_task(task_id, with_outputs)
+
+
+@router.get("/tasks/{task_id}/log", response_model=list[EventOut])
+def log(task_id: str, owner: CallerOwner,
+        from_seq: int = Query(0, ge=0, le=MAX_INT64, description="the first event to send")) -> list[dict]:
+    """The task's stored events as JSON (log lines, progress, metrics, artifacts, the result), oldest first."""
+    return service.task_events(task_id, from_seq, owner=owner)
 
 
 EVENT_STREAM = {200: {"content": {"text/event-stream": {}}, "description": "the task's events (see rvc.api.sse)"}}

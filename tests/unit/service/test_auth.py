@@ -31,8 +31,8 @@ GUEST_ROUTES = {
     ("GET", "/models"), ("GET", "/models/{model_id}"), ("GET", "/indexes"),
     ("GET", "/tasks"), ("GET", "/tasks/{task_id}"), ("GET", "/tasks/{task_id}/progress"),
     ("POST", "/tasks/{task_id}/cancel"), ("GET", "/tasks/{task_id}/outputs"),
-    ("GET", "/tasks/{task_id}/outputs/{file_type}"),
-    ("GET", "/system/info"), ("POST", "/system/upload"),
+    ("GET", "/tasks/{task_id}/outputs/{file_type}"), ("GET", "/tasks/{task_id}/log"),
+    ("GET", "/system/info"), ("GET", "/system/status"), ("POST", "/system/upload"),
 }
 
 

@@ -164,6 +164,7 @@ def test_rerun_skips_done_files_and_a_new_clip_alone_is_processed(tmp_path, data
     make_dataset(dataset, [clips[2]])
     grown = preprocess(exp, dataset, "40k")
     assert (grown["processed"], grown["reused"], grown["clips"]) == (1, 2, 3)
+    assert grown["processed_files"] == [clips[2].name]  # the report says what was added
     after = mtimes(exp / "0_gt_wavs")
     assert {name: after[name] for name in before} == before
     assert {name.split("_")[0] for name in set(after) - set(before)} == {"2"}  # the next file index
