@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from rvc.reference_weights import rule_state_dict
 from rvc.synth import CheckpointError, SynthesizerConfig, export_small_model, load_checkpoint, load_synthesizer
 from rvc.synth.checkpoint import parametrization_keys, save_training_checkpoint
 from rvc.synth.discriminators import MultiPeriodDiscriminator
 from rvc.synth.presets import preset_config
 from tests.conftest import REFERENCE_DIR, load_reference_json, load_reference_npz
+from tests.reference_weights import rule_state_dict
 
 TINY = "tiny_v2_f0_40k"
 

@@ -13,11 +13,11 @@ import soundfile
 import torch
 
 from rvc.f0 import coarse_f0
-from rvc.reference_weights import rule_state_dict
 from rvc.train.extract import ExtractError, extract, parse_devices
 from rvc.train.preprocess import preprocess
 from tests.conftest import load_reference_json
 from tests.factories import write_small_embedder
+from tests.reference_weights import rule_state_dict
 
 
 @pytest.fixture(scope="module")
