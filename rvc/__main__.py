@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "write the small inference model of a checkpoint into assets/weights"),
     "oneclick": ("oneclick", "train a voice from a dataset in one go (all steps, then a test conversion)"),
     "import": ("import_model", "install a model from a Hugging Face file or repo, a link, or a zip"),
+    "merge": ("merge", "a model that is the weighted mean of two models"),
+    "onnx": ("onnx", "export a model as ONNX, for runtimes without PyTorch"),
     "download": ("download", "download the pretrained files (hubert_base, rmvpe, pretrained base models)"),
 }
 

@@ -75,7 +75,8 @@ class OwnerOut(Out):
 
 class TaskOut(Out):
     id: str
-    kind: str = Field(description="inference, preprocess, extract, train, index, export, oneclick, import")
+    kind: str = Field(description="inference, preprocess, extract, train, index, export, oneclick, import, download, "
+                                  "merge, onnx")
     status: str = Field(description="queued, running, paused, completed, failed, cancelled, interrupted")
     progress: ProgressOut
     params: dict[str, Any]

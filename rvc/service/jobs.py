@@ -96,6 +96,21 @@ def submit(
         return task_dict(active.get(active.submit(kind, argv, params, resource, training_id, owner)))
 
 
+def run_task(kind: str, argv: Sequence[str], params: dict[str, Any]) -> dict[str, Any]:
+    """Run a short action as a task and wait for it: it is in the task history, can be cancelled from there, and a
+    crash or out-of-memory takes down its process, not the server. The task's error is raised as a ValueError
+    (a user's mistake, as the command's exit code 2 says) or RuntimeError; a cancelled one is a Conflict."""
+    task = submit(kind, argv, params)
+    with job_errors():
+        done = task_dict(runner().wait(task["id"]))
+    if done["status"] == "completed":
+        return done
+    if done["status"] == "cancelled":
+        raise Conflict(f"the {kind} task {done['id']} was cancelled")
+    message = (done["error"] or f"the {kind} task {done['id']} {done['status']}").split("\nexit code")[0]
+    raise (ValueError if "exit code 2" in (done["error"] or "") else RuntimeError)(message)
+
+
 def resource_of(devices: str) -> str:
     """The runner resource a step on ``devices`` (checked by `rvc.train.params`) occupies: "cpu" or its first GPU
     "gpu:N", whose slot the scheduler counts; "auto" is GPU 0 on a machine with CUDA GPUs, else the CPU."""

@@ -17,7 +17,7 @@ from rvc.config import get_paths
 from rvc.jobs import ModelRecord
 from rvc.retrieval import list_indexes as find_indexes
 from rvc.service.errors import Conflict, NotFound
-from rvc.service.jobs import runner
+from rvc.service.jobs import run_task, runner
 from rvc.synth import CheckpointError
 from rvc.synth import tools as synth_tools
 
@@ -124,17 +124,19 @@ def merge_models(first: str, second: str, alpha: float, name: str, info: str = "
     target = get_paths().weights / f"{check_model_name(name)}.pth"
     if target.exists():
         raise Conflict(f"a model named {name!r} exists")
-    synth_tools.merge_models(model_path(first), model_path(second), alpha, target, info)
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha={alpha} is out of range: use between 0 and 1")
+    argv = ["merge", str(model_path(first)), str(model_path(second)), "--alpha", str(alpha), "--output", str(target),
+            "--info", info]
+    run_task("merge", argv, {"model_a": first, "model_b": second, "alpha": alpha, "name": name})
     return model_detail(name)
 
 
 def export_onnx(model_id: str) -> dict[str, str]:
-    """`assets/onnx/<model_id>.onnx`, for runtimes without PyTorch (see `rvc.synth.onnx_export`)."""
-    from rvc.synth import load_synthesizer
-    from rvc.synth.onnx_export import export_onnx as write_onnx
-
-    model = load_synthesizer(model_path(model_id))
-    return {"path": str(write_onnx(model, get_paths().assets / "onnx" / f"{model_id}.onnx"))}
+    """`assets/onnx/<model_id>.onnx`, for runtimes without PyTorch (see `rvc.synth.onnx_export`), made by a task."""
+    target = get_paths().assets / "onnx" / f"{model_id}.onnx"
+    run_task("onnx", ["onnx", str(model_path(model_id)), "--output", str(target)], {"model": model_id})
+    return {"path": str(target)}
 
 
 # --- indexes ------------------------------------------------------------------------------------------------

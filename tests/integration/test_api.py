@@ -420,3 +420,19 @@ def test_a_rest_only_client_has_what_the_page_has(api: httpx.Client, server):
 
     listing = api.get("/system/files/browse", params={"path": str(DATA_DIR)}).json()
     assert all(entry["modified"] > 0 for entry in listing["entries"])
+
+
+def test_merge_and_onnx_export_run_as_tasks(api: httpx.Client, server):
+    """Both write models in a process of their own: listed in the task history, the server untouched if they
+    crash; the answer is the same as when they ran in the server."""
+    merged = api.post("/models/merge", json={"model_a": "tiny", "model_b": "tiny", "alpha": 0.3, "name": "blend"})
+    assert merged.status_code == 201, merged.text
+    assert merged.json()["model_id"] == "blend" and merged.json()["sample_rate"] == 40000
+    exported = api.post("/models/tiny/onnx")
+    assert exported.status_code == 200 and exported.json()["path"].endswith("tiny.onnx")
+    for kind in ("merge", "onnx"):
+        tasks = api.get("/tasks", params={"kind": kind}).json()["items"]
+        assert [task["status"] for task in tasks] == ["completed"], tasks
+    again = api.post("/models/merge", json={"model_a": "tiny", "model_b": "nobody", "alpha": 0.3, "name": "x"})
+    assert again.status_code == 404  # checked before any task
+    assert api.delete("/models/blend").status_code == 204
