@@ -269,7 +269,8 @@ class UploadOut(Out):
     size_bytes: int
     media_type: str = Field(description="what the content is: wav, flac, mpeg, ogg, mp4, matroska, asf, aiff; "
                                         "pytorch-zip or pytorch-pickle (.pth); faiss (.index); f0-curve (.txt, "
-                                        ".csv: a pitch curve)")
+                                        ".csv: a pitch curve); zip (a zip of clips, unpacked: path is its folder)")
+    files: int | None = Field(None, description="a zip's clips, unpacked into the folder at path")
 
 
 class EntryOut(Out):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import struct
 import tempfile
 import zipfile
@@ -22,7 +23,9 @@ import av
 
 from rvc.config import get_paths
 from rvc.f0 import load_f0_curve
+from rvc.infer.converter import MEDIA_SUFFIXES
 from rvc.security import PathNotAllowedError, allowed_roots, is_allowed, resolve_allowed
+from rvc.service.archives import Budget, unpack
 from rvc.service.errors import Conflict, NotFound, TooLarge, UnsupportedMedia
 from rvc.service.pages import paginate
 from rvc.settings import load_settings
@@ -32,6 +35,8 @@ MAX_NAME_CHARS = 120
 MODEL_SUFFIXES = (".pth", ".pt")
 INDEX_SUFFIX = ".index"
 CURVE_SUFFIXES = (".txt", ".csv")
+ZIP_SUFFIX = ".zip"
+CLIP_SUFFIXES = tuple(sorted(MEDIA_SUFFIXES))  # the members of a dataset zip that are kept
 _CURVE_TEXT = re.compile(rb"^[0-9eE+\-., \t\r\n]*$")
 MEDIA_TYPES = "WAV, FLAC, MP3, OGG, M4A/MP4, MKV/WebM"
 _UNSAFE_CHARS = re.compile(r"[^\w.\- ()\[\]]")
@@ -84,6 +89,11 @@ def index_type(head: bytes) -> str | None:
     return "faiss" if width > 0 and count >= 0 and head[16:32] == _FAISS_DUMMIES else None
 
 
+def zip_type(head: bytes) -> str | None:
+    """"zip" for a zip archive (a dataset of clips, unpacked once stored)."""
+    return "zip" if head.startswith((b"PK\x03\x04", b"PK\x05\x06")) else None
+
+
 def curve_type(head: bytes) -> str | None:
     """"f0-curve" for text of numbers (a pitch curve's ``time_seconds, hz`` lines, judged whole once stored)."""
     return "f0-curve" if _CURVE_TEXT.match(head) else None
@@ -95,6 +105,7 @@ _CLAIMS = {
     "index": (index_type, "a faiss index (what faiss.write_index writes)"),
     "media": (media_type, f"audio or video with a sound track ({MEDIA_TYPES})"),
     "curve": (curve_type, "a pitch curve (one 'time_seconds, hz' pair per line)"),
+    "zip": (zip_type, f"a zip of audio clips ({MEDIA_TYPES})"),
 }
 
 
@@ -141,7 +152,7 @@ class UploadWriter:
         self.name = safe_name(filename)
         suffix = os.path.splitext(self.name)[1].lower()
         self.claimed = ("model" if suffix in MODEL_SUFFIXES else "index" if suffix == INDEX_SUFFIX
-                        else "curve" if suffix in CURVE_SUFFIXES else "media")
+                        else "curve" if suffix in CURVE_SUFFIXES else "zip" if suffix == ZIP_SUFFIX else "media")
         self.limit_bytes = upload_limit_bytes() if limit_bytes is None else limit_bytes
         self.folder = upload_folder(folder)
         handle, temporary = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.folder)
@@ -166,10 +177,13 @@ class UploadWriter:
         """Check the whole content and store the file; returns its path, name, size and content type."""
         self._file.close()
         kind = self._type or self._judge_head()
+        if kind == "zip":
+            return self._unpack_clips()
         self._judge_whole(kind)
         target = self._claim_name()
         os.replace(self._temporary, target)
-        return {"path": str(target), "name": target.name, "size_bytes": self.size_bytes, "media_type": kind}
+        return {"path": str(target), "name": target.name, "size_bytes": self.size_bytes, "media_type": kind,
+                "files": None}
 
     def abort(self) -> None:
         self._file.close()
@@ -194,6 +208,30 @@ class UploadWriter:
     def _refuse(self) -> None:
         self.abort()
         raise UnsupportedMedia(f"{self.name!r} is not {_CLAIMS[self.claimed][1]}: the content decides, not the name")
+
+    def _unpack_clips(self) -> dict[str, Any]:
+        """A zip of clips becomes a folder of them, `uploads/[folder/]<zip name>/` (numbered if taken): a dataset.
+        The unpacked size counts against the upload limit; a zip without audio is refused."""
+        stem = os.path.splitext(self.name)[0]
+        number = 0
+        while True:
+            target = self.folder / (stem if number == 0 else f"{stem} ({number})")
+            try:
+                target.mkdir()
+                break
+            except FileExistsError:
+                number += 1
+        try:
+            clips = unpack(self._temporary, target, Budget(self.limit_bytes, "the unpacked zip"), CLIP_SUFFIXES)
+            if not clips:
+                raise UnsupportedMedia(f"{self.name!r} holds no audio files ({MEDIA_TYPES})")
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        finally:
+            self._temporary.unlink(missing_ok=True)
+        return {"path": str(target), "name": target.name, "size_bytes": sum(clip.stat().st_size for clip in clips),
+                "media_type": "zip", "files": len(clips)}
 
     def _claim_name(self) -> Path:
         """The first free name among `name`, `name (1)`, `name (2)`... created empty, so no two uploads race."""

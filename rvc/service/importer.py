@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import socket
 import tempfile
 import time
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -36,6 +34,7 @@ from rvc.assets import resolve_endpoint
 from rvc.config import Paths, get_paths
 from rvc.events import EventSink
 from rvc.retrieval import load_index
+from rvc.service.archives import CHUNK_BYTES, Budget, unpack
 from rvc.service.errors import Conflict, NotAllowed, TooLarge
 from rvc.service.jobs import require_command, submit
 from rvc.service.models import check_model_name
@@ -43,13 +42,11 @@ from rvc.settings import load_settings
 from rvc.synth import load_checkpoint
 
 ALLOW_PRIVATE_ENV = "RVC_IMPORT_ALLOW_PRIVATE"
-IMPORTABLE_SUFFIXES = (".pth", ".index", ".zip")
+MODEL_FILES = (".pth", ".index")  # what an imported zip may hold
+IMPORTABLE_SUFFIXES = (*MODEL_FILES, ".zip")
 PROGRESS_STAGE = "download"
 PROGRESS_INTERVAL_S = 0.5
-CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 30.0
-_S_IFMT, _S_IFLNK = 0o170000, 0o120000
-_DRIVE = re.compile(r"^[A-Za-z]:")  # C:evil.pth, C:/evil.pth
 _EMBEDDING_V4 = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b::/96"))  # v4 in its last 32 bits
 
 
@@ -198,20 +195,7 @@ def _repo_files(repo_id: str, endpoint: str) -> list[str]:
 # --- download -----------------------------------------------------------------------------------------------
 
 
-class _Budget:
-    """The bytes an import may still take (downloads and unpacked members together)."""
-
-    def __init__(self, limit_bytes: int) -> None:
-        self.limit_bytes = limit_bytes
-        self.used = 0
-
-    def take(self, count: int) -> None:
-        self.used += count
-        if self.used > self.limit_bytes:
-            raise TooLarge(f"the import is larger than the limit of {self.limit_bytes // 2**20} MB")
-
-
-def download(url: str, folder: Path, budget: _Budget, sink: EventSink) -> Path:
+def download(url: str, folder: Path, budget: Budget, sink: EventSink) -> Path:
     """Stream ``url`` into ``folder``; TooLarge as soon as the limit is passed (announced or counted)."""
     with _vetted_client() as client:
         with client.stream("GET", url) as response:
@@ -246,58 +230,6 @@ def _download_name(response: httpx.Response) -> str | None:
         if key.lower() == "filename" and value:
             return Path(value.strip('"')).name
     return None
-
-
-def unpack(archive: Path, folder: Path, budget: _Budget) -> list[Path]:
-    """The `.pth` and `.index` members of a zip, written flat into ``folder``. A member with an absolute path, a
-    `..` part, a backslash or a drive, or a link is refused; the sizes the members declare must fit the budget
-    before anything is written, and the bytes actually written count against it too (a header can lie).
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        with zipfile.ZipFile(archive) as zipped:
-            wanted = _wanted_members(archive, zipped.infolist())
-            declared = sum(member.file_size for member in wanted)
-            if budget.used + declared > budget.limit_bytes:
-                raise TooLarge(f"{archive.name} unpacks to {declared // 2**20} MB, more than the limit of "
-                               f"{budget.limit_bytes // 2**20} MB")
-            return [_extract(zipped, member, folder, budget) for member in wanted]
-    except zipfile.BadZipFile as error:
-        raise ValueError(f"{archive.name} is not a readable zip: {error}") from error
-
-
-def _wanted_members(archive: Path, members: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
-    """The model and index members, once every member has been checked to stay inside the folder."""
-    names = set()
-    wanted = []
-    for member in members:
-        if _unsafe(member):
-            raise ValueError(f"{archive.name}: unsafe member {member.filename!r}")
-        path = PurePosixPath(member.filename)
-        if member.is_dir() or not path.name.endswith((".pth", ".index")):
-            continue
-        if path.name in names:
-            raise ValueError(f"{archive.name}: two members are named {path.name}")
-        names.add(path.name)
-        wanted.append(member)
-    return wanted
-
-
-def _unsafe(member: zipfile.ZipInfo) -> bool:
-    """A member that could land outside the folder: absolute, with a `..` part, a backslash or a drive, or a link."""
-    path = PurePosixPath(member.filename)
-    is_link = (member.external_attr >> 16) & _S_IFMT == _S_IFLNK
-    return (path.is_absolute() or ".." in path.parts or "\\" in member.filename
-            or _DRIVE.match(member.filename) is not None or is_link)
-
-
-def _extract(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, folder: Path, budget: _Budget) -> Path:
-    target = folder / PurePosixPath(member.filename).name
-    with zipped.open(member) as source, open(target, "wb") as file:
-        while chunk := source.read(CHUNK_BYTES):
-            budget.take(len(chunk))
-            file.write(chunk)
-    return target
 
 
 # --- install ------------------------------------------------------------------------------------------------
@@ -347,7 +279,7 @@ def import_from_url(url: str, sink: EventSink, limit_bytes: int | None = None, p
     """Download, unpack, check and install what ``url`` holds (see the module's docstring); the task's work."""
     check_import_url(url)
     paths = paths or get_paths()
-    budget = _Budget(limit_bytes or load_settings(paths).upload_limit_mb * 2**20)
+    budget = Budget(limit_bytes or load_settings(paths).upload_limit_mb * 2**20)
     paths.assets.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".import-", dir=paths.assets) as work:
         folder = Path(work)
@@ -355,5 +287,5 @@ def import_from_url(url: str, sink: EventSink, limit_bytes: int | None = None, p
         for source in sources(url):
             downloaded = download(source, folder, budget, sink)
             is_zip = downloaded.suffix == ".zip"
-            files += unpack(downloaded, folder / downloaded.stem, budget) if is_zip else [downloaded]
+            files += unpack(downloaded, folder / downloaded.stem, budget, MODEL_FILES) if is_zip else [downloaded]
         return install(files, paths, sink)

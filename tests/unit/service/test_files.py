@@ -48,7 +48,7 @@ def test_upload_is_stored_under_its_sanitised_name_and_numbered_when_taken(home:
     first = service.save_upload("../evil/take.wav", [content[:100], content[100:]])
     second = service.save_upload("take.wav", [content])
     assert first == {"path": str(home / "uploads" / "take.wav"), "name": "take.wav", "size_bytes": len(content),
-                     "media_type": "wav"}
+                     "media_type": "wav", "files": None}
     assert second["name"] == "take (1).wav"
     assert Path(second["path"]).read_bytes() == content
     grouped = service.save_upload("take.wav", [content], folder="../my set")
@@ -109,3 +109,37 @@ def test_browse_of_a_file_is_a_parameter_error(home: Path):
     write_wav(home / "uploads" / "b.wav")
     with pytest.raises(ValueError, match="not a folder"):
         service.browse("uploads/b.wav")
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path.read_bytes()
+
+
+def test_a_zip_of_clips_becomes_a_dataset_folder(home: Path, tmp_path: Path):
+    clip = write_wav(tmp_path / "clip.wav").read_bytes()
+    data = _zip(tmp_path / "set.zip", {"voice/a.wav": clip, "voice/b.WAV": clip, "notes.txt": b"hi",
+                                       "__MACOSX/._a.wav": b"junk"})
+    stored = service.save_upload("my set.zip", [data], folder="datasets")
+    folder = home / "uploads" / "datasets" / "my set"
+    assert stored == {"path": str(folder), "name": "my set", "size_bytes": 2 * len(clip), "media_type": "zip",
+                      "files": 2}
+    assert sorted(path.name for path in folder.iterdir()) == ["a.wav", "b.WAV"]
+    assert service.save_upload("my set.zip", [data], folder="datasets")["name"] == "my set (1)"
+    assert not list((home / "uploads" / "datasets").glob(".upload-*"))  # the zip itself is not kept
+
+
+@pytest.mark.parametrize(("members", "error", "message"), [
+    ({"notes.txt": b"hi"}, service.UnsupportedMedia, "holds no audio"),
+    ({"../evil.wav": b"RIFF"}, ValueError, "unsafe member"),
+    ({"a.wav": bytes(600_000)}, service.TooLarge, "unpacks to 0 MB, more than the limit"),  # a small zip bomb
+])
+def test_a_bad_zip_leaves_nothing(home: Path, tmp_path: Path, members: dict, error: type, message: str):
+    data = _zip(tmp_path / "bad.zip", members)
+    with pytest.raises(error, match=message):
+        service.save_upload("bad.zip", [data], limit_bytes=5000)
+    assert list((home / "uploads").iterdir()) == []

@@ -22,7 +22,8 @@ import pytest
 
 from rvc import service
 from rvc.events import EventSink
-from rvc.service.importer import ALLOW_PRIVATE_ENV, _Budget, check_import_url, download, import_from_url, unpack
+from rvc.service.archives import Budget, unpack
+from rvc.service.importer import ALLOW_PRIVATE_ENV, MODEL_FILES, check_import_url, download, import_from_url
 from tests.factories import tiny_pth
 
 MODEL = tiny_pth("tiny_v2_f0_40k").read_bytes()
@@ -220,25 +221,25 @@ def test_other_file_types_and_missing_files_are_errors(home: Path, server):
 
 
 def test_unsafe_zip_members_are_refused(tmp_path: Path):
-    budget = service.importer._Budget(10**6)
+    budget = Budget(10**6)
     for name in ("../evil.pth", "/abs/evil.pth", "a/../../evil.pth"):
         archive = tmp_path / "bad.zip"
         archive.write_bytes(zip_of({name: b"x"}))
         with pytest.raises(ValueError, match="unsafe member"):
-            unpack(archive, tmp_path / "out", budget)
+            unpack(archive, tmp_path / "out", budget, MODEL_FILES)
     link = zipfile.ZipInfo("link.pth")
     link.external_attr = (stat.S_IFLNK | 0o777) << 16
     with zipfile.ZipFile(tmp_path / "link.zip", "w") as archive:
         archive.writestr(link, "/etc/passwd")
     with pytest.raises(ValueError, match="unsafe member"):
-        unpack(tmp_path / "link.zip", tmp_path / "out", budget)
+        unpack(tmp_path / "link.zip", tmp_path / "out", budget, MODEL_FILES)
 
 
 def test_unpacked_sizes_count_against_the_limit(tmp_path: Path):
     archive = tmp_path / "bomb.zip"
     archive.write_bytes(zip_of({"a.pth": bytes(600_000), "b.index": bytes(600_000)}))
     with pytest.raises(service.TooLarge):
-        unpack(archive, tmp_path / "out", service.importer._Budget(1_000_000))
+        unpack(archive, tmp_path / "out", Budget(1_000_000), MODEL_FILES)
 
 
 def test_a_public_address_passes(monkeypatch):
@@ -285,7 +286,7 @@ def test_a_name_that_rebinds_to_the_loopback_is_only_connected_at_the_address_ch
     folder = tmp_path / "download"
     folder.mkdir()
     with pytest.raises(httpx.ConnectError):
-        download(f"http://rebind.test:{server.port}/voice.pth", folder, _Budget(10**8), EventSink(io.StringIO()))
+        download(f"http://rebind.test:{server.port}/voice.pth", folder, Budget(10**8), EventSink(io.StringIO()))
     assert queries == ["rebind.test"] and connections == [PUBLIC]
     assert server.hits == [] and list(folder.iterdir()) == []
 
@@ -315,7 +316,7 @@ def test_windows_forms_of_zip_members_are_refused(tmp_path: Path, name: str):
     archive = tmp_path / "bad.zip"
     archive.write_bytes(zip_of({name: b"x"}))
     with pytest.raises(ValueError, match="unsafe member"):
-        unpack(archive, tmp_path / "out", _Budget(10**6))
+        unpack(archive, tmp_path / "out", Budget(10**6), MODEL_FILES)
 
 
 def test_a_member_declaring_more_than_the_limit_is_refused_before_anything_is_written(tmp_path: Path):
@@ -324,7 +325,7 @@ def test_a_member_declaring_more_than_the_limit_is_refused_before_anything_is_wr
         zipped.writestr("bomb.pth", bytes(5_000_000))  # 5 MB of zeros, some 5 KB packed
     assert archive.stat().st_size < 20_000
     with pytest.raises(service.TooLarge, match="unpacks to 4 MB"):
-        unpack(archive, tmp_path / "out", _Budget(1_000_000))
+        unpack(archive, tmp_path / "out", Budget(1_000_000), MODEL_FILES)
     assert list((tmp_path / "out").iterdir()) == []
 
 
