@@ -6,6 +6,7 @@ import pytest
 
 from tests.browser.conftest import open_page
 from tests.conftest import DATA_DIR
+from tests.integration.test_api import worker_of
 
 CLIP = DATA_DIR / "voice_low" / "001.flac"
 pytestmark = pytest.mark.slow
@@ -53,27 +54,13 @@ def test_the_page_speaks_chinese_to_a_chinese_browser(browser, webui_url):
 LONG_SOURCE = DATA_DIR / "source_speech_stereo48k.wav"  # 39 s: its conversion runs long enough to be killed
 
 
-def _worker_of(server_pid: int, timeout_s: float = 60):
-    import time
-
-    import psutil
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for child in psutil.Process(server_pid).children(recursive=True):
-            if "rvc.jobs.worker" in " ".join(child.cmdline()):
-                return child
-        time.sleep(0.2)
-    raise AssertionError("no inference worker started")
-
-
 def test_a_conversion_is_a_task_and_a_killed_worker_fails_only_that_task(page, webui_server):
     """The Inference tab's conversion runs in the inference worker: it is listed in the Tasks tab, and killing the
     worker mid-conversion gives a clear failed task while the page and the server go on."""
     page.locator("#inference-input-audio input[type=file]").set_input_files(str(LONG_SOURCE))
     page.locator("#inference-f0-method").get_by_label("pm", exact=True).check()
     page.get_by_role("button", name="Convert", exact=True).click()
-    worker = _worker_of(webui_server.process.pid)
+    worker = worker_of(webui_server.process.pid)
     page.wait_for_timeout(1500)  # into the conversion
     worker.kill()
     page.get_by_text("The conversion failed").wait_for(timeout=60_000)
