@@ -89,7 +89,7 @@ def test_uploads_stream_into_uploads_with_limit_and_type_checked(client: TestCli
     answer = upload(client, wav, "../../escape.wav")
     assert answer.status_code == 201
     assert answer.json() == {"path": str(home / "uploads" / "escape.wav"), "name": "escape.wav",
-                             "size_bytes": len(wav), "media_type": "wav"}
+                             "size_bytes": len(wav), "media_type": "wav", "files": None}
     assert upload(client, b"plain text pretending", "fake.wav").status_code == 415
     assert client.post("/system/upload", content=wav, headers={"content-type": "audio/wav"}).status_code == 415
     answer = client.post("/system/upload", files={"other": ("x.wav", wav)})
