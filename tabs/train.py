@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import pandas as pd
@@ -332,6 +333,102 @@ def _train_control(name: str, info_key: str | None = None, **options: object) ->
             "info": t(info_key or f"train.{name}_info"), **options}
 
 
+def _dataset_panel() -> SimpleNamespace:
+    """Step 1: the model's kind, the dataset (uploads or a server folder) and preprocessing."""
+    with gr.Accordion(t("train.step1"), open=True):
+        with gr.Row():
+            target_sr = gr.Radio(**service.OneClickParams.control("sample_rate"), label=t("train.target_sr"),
+                                 info=t("train.target_sr_info"))
+            version = gr.Radio(**service.OneClickParams.control("version"), label=t("train.version"),
+                               info=t("train.version_info"))
+            if_f0 = gr.Checkbox(value=True, label=t("train.if_f0"), info=t("train.if_f0_info"))
+        with gr.Row():
+            files = gr.File(label=t("train.dataset_upload"), file_count="multiple", type="filepath")
+            path = gr.Textbox(label=t("train.dataset_path"), info=t("train.dataset_path_info"),
+                              elem_id="train-dataset-path", placeholder="/path/to/dataset")
+        with gr.Accordion(t("train.advanced"), open=False):
+            with gr.Row():
+                n_proc = gr.Number(value=None, precision=0, minimum=0, label=t("train.n_proc"),
+                                   info=t("train.n_proc_info"))
+                config_path = gr.Textbox(label=t("train.config_path"), info=t("train.config_path_info"),
+                                         elem_id="train-config-path")
+        button = gr.Button(t("train.preprocess"), variant="primary")
+        status = gr.Markdown(elem_id="train-status-preprocess")
+        report = gr.Markdown()
+        with gr.Row():
+            samples = [gr.Audio(type="filepath", interactive=False, visible=False, label=f"{i + 1}")
+                       for i in range(SAMPLES)]
+    return SimpleNamespace(target_sr=target_sr, version=version, if_f0=if_f0, files=files, path=path,
+                           n_proc=n_proc, config_path=config_path, button=button, status=status, report=report,
+                           samples=samples)
+
+
+def _extract_panel(default_f0_method: str) -> SimpleNamespace:
+    """Step 2: pitch and content features."""
+    with gr.Accordion(t("train.step2"), open=False) as panel:
+        with gr.Row():
+            f0_method = gr.Radio(list(service.F0_METHODS), value=default_f0_method, label=t("train.f0_method"),
+                                 info=t("train.f0_method_info"), elem_id="train-f0-method")
+            devices = gr.Textbox(**service.ExtractParams.control("devices"), label=t("train.devices"),
+                                 info=t("train.devices_info"))
+        button = gr.Button(t("train.extract"), variant="primary", interactive=False)
+        status = gr.Markdown(elem_id="train-status-extract")
+    return SimpleNamespace(panel=panel, f0_method=f0_method, devices=devices, button=button, status=status)
+
+
+def _train_panel() -> SimpleNamespace:
+    """Step 3: the training's parameters (`TrainParams`), its buttons and the loss and learning-rate plots."""
+    with gr.Accordion(t("train.step3"), open=False) as panel:
+        with gr.Row():
+            epochs = gr.Number(**_train_control("epochs", precision=0, elem_id="train-epochs"))
+            batch_size = gr.Number(**_train_control("batch_size", precision=0, elem_id="train-batch-size"))
+            save_every = gr.Number(**_train_control("save_every", precision=0, elem_id="train-save-every"))
+            devices = gr.Textbox(**_train_control("devices"))
+        with gr.Row():
+            latest_only = gr.Checkbox(**_train_control("latest_only"))
+            cache_in_gpu = gr.Checkbox(**_train_control("cache_in_gpu"))
+            save_small_each = gr.Checkbox(**_train_control("save_small_each"))
+        with gr.Row():
+            pretrained_g = gr.Textbox(**_train_control("pretrained_g", "train.pretrained_info"))
+            pretrained_d = gr.Textbox(**_train_control("pretrained_d", "train.pretrained_info"))
+        with gr.Row():
+            button = gr.Button(t("train.train"), variant="primary", interactive=False)
+            pause_button = gr.Button(t("train.pause"), interactive=False)
+            resume_button = gr.Button(t("train.resume"), interactive=False)
+        status = gr.Markdown(elem_id="train-status-train")
+        with gr.Row():
+            losses, rates = metrics_frames([])
+            loss_plot = gr.LinePlot(losses, x="step", y="value", color="series", label=t("train.loss_plot"),
+                                    show_label=True, height=280, elem_id="train-loss-plot")
+            lr_plot = gr.LinePlot(rates, x="step", y="lr", label=t("train.lr_plot"), show_label=True,
+                                  height=280, y_axis_format=".1e")
+    return SimpleNamespace(
+        panel=panel, inputs=[epochs, batch_size, save_every, latest_only, cache_in_gpu, save_small_each,
+                             pretrained_g, pretrained_d, devices],
+        pretrained=[pretrained_g, pretrained_d], button=button, pause_button=pause_button,
+        resume_button=resume_button, status=status, loss_plot=loss_plot, lr_plot=lr_plot)
+
+
+def _export_panel() -> SimpleNamespace:
+    """Step 4: the index, and the small model of a checkpoint."""
+    with gr.Accordion(t("train.step4"), open=False) as panel:
+        with gr.Row():
+            index_button = gr.Button(t("train.index"), interactive=False)
+        index_status = gr.Markdown(elem_id="train-status-index")
+        with gr.Row():
+            checkpoint = gr.Dropdown([], label=t("train.checkpoint"), info=t("train.checkpoint_info"),
+                                     allow_custom_value=True)
+            export_name = gr.Textbox(label=t("train.export_name"), info=t("train.export_name_info"),
+                                     elem_id="train-export-name")
+            overwrite = gr.Checkbox(value=False, label=t("train.overwrite"), info=t("train.overwrite_info"))
+        button = gr.Button(t("train.export"), variant="primary", interactive=False)
+        status = gr.Markdown(elem_id="train-status-export")
+        exported = gr.File(label=t("ui.download"), file_count="multiple", interactive=False)
+    return SimpleNamespace(panel=panel, index_button=index_button, index_status=index_status, checkpoint=checkpoint,
+                           export_name=export_name, overwrite=overwrite, button=button, status=status,
+                           exported=exported)
+
+
 def build() -> None:
     settings = service.get_settings()
     with gr.Tab(t("train.tab"), id="train"):
@@ -341,116 +438,53 @@ def build() -> None:
                                      info=t("train.experiment_info"), scale=4, elem_id="train-experiment")
             refresh_button = gr.Button(t("ui.refresh"), scale=0)
         summary = gr.Markdown(elem_id="train-summary")
-
-        with gr.Accordion(t("train.step1"), open=True):
-            with gr.Row():
-                target_sr = gr.Radio(**service.OneClickParams.control("sample_rate"), label=t("train.target_sr"),
-                                     info=t("train.target_sr_info"))
-                version = gr.Radio(**service.OneClickParams.control("version"), label=t("train.version"),
-                                   info=t("train.version_info"))
-                if_f0 = gr.Checkbox(value=True, label=t("train.if_f0"), info=t("train.if_f0_info"))
-            with gr.Row():
-                dataset_files = gr.File(label=t("train.dataset_upload"), file_count="multiple", type="filepath")
-                dataset_path = gr.Textbox(label=t("train.dataset_path"), info=t("train.dataset_path_info"),
-                                          elem_id="train-dataset-path", placeholder="/path/to/dataset")
-            with gr.Accordion(t("train.advanced"), open=False):
-                with gr.Row():
-                    n_proc = gr.Number(value=None, precision=0, minimum=0, label=t("train.n_proc"),
-                                       info=t("train.n_proc_info"))
-                    config_path = gr.Textbox(label=t("train.config_path"), info=t("train.config_path_info"),
-                                             elem_id="train-config-path")
-            preprocess_button = gr.Button(t("train.preprocess"), variant="primary")
-            status_preprocess = gr.Markdown(elem_id="train-status-preprocess")
-            report = gr.Markdown()
-            with gr.Row():
-                samples = [gr.Audio(type="filepath", interactive=False, visible=False, label=f"{i + 1}")
-                           for i in range(SAMPLES)]
-
-        with gr.Accordion(t("train.step2"), open=False) as panel2:
-            with gr.Row():
-                f0_method = gr.Radio(list(service.F0_METHODS), value=settings.get("default_f0_method", "rmvpe"),
-                                     label=t("train.f0_method"), info=t("train.f0_method_info"),
-                                     elem_id="train-f0-method")
-                extract_devices = gr.Textbox(**service.ExtractParams.control("devices"), label=t("train.devices"),
-                                             info=t("train.devices_info"))
-            extract_button = gr.Button(t("train.extract"), variant="primary", interactive=False)
-            status_extract = gr.Markdown(elem_id="train-status-extract")
-
-        with gr.Accordion(t("train.step3"), open=False) as panel3:
-            with gr.Row():
-                epochs = gr.Number(**_train_control("epochs", precision=0, elem_id="train-epochs"))
-                batch_size = gr.Number(**_train_control("batch_size", precision=0, elem_id="train-batch-size"))
-                save_every = gr.Number(**_train_control("save_every", precision=0, elem_id="train-save-every"))
-                train_devices = gr.Textbox(**_train_control("devices"))
-            with gr.Row():
-                latest_only = gr.Checkbox(**_train_control("latest_only"))
-                cache_in_gpu = gr.Checkbox(**_train_control("cache_in_gpu"))
-                save_small_each = gr.Checkbox(**_train_control("save_small_each"))
-            with gr.Row():
-                pretrained_g = gr.Textbox(**_train_control("pretrained_g", "train.pretrained_info"))
-                pretrained_d = gr.Textbox(**_train_control("pretrained_d", "train.pretrained_info"))
-            with gr.Row():
-                train_button = gr.Button(t("train.train"), variant="primary", interactive=False)
-                pause_button = gr.Button(t("train.pause"), interactive=False)
-                resume_button = gr.Button(t("train.resume"), interactive=False)
-            status_train = gr.Markdown(elem_id="train-status-train")
-            with gr.Row():
-                losses, rates = metrics_frames([])
-                loss_plot = gr.LinePlot(losses, x="step", y="value", color="series", label=t("train.loss_plot"),
-                                        show_label=True, height=280, elem_id="train-loss-plot")
-                lr_plot = gr.LinePlot(rates, x="step", y="lr", label=t("train.lr_plot"), show_label=True,
-                                      height=280, y_axis_format=".1e")
-
-        with gr.Accordion(t("train.step4"), open=False) as panel4:
-            with gr.Row():
-                index_button = gr.Button(t("train.index"), interactive=False)
-            status_index = gr.Markdown(elem_id="train-status-index")
-            with gr.Row():
-                checkpoint = gr.Dropdown([], label=t("train.checkpoint"), info=t("train.checkpoint_info"),
-                                         allow_custom_value=True)
-                export_name = gr.Textbox(label=t("train.export_name"), info=t("train.export_name_info"),
-                                         elem_id="train-export-name")
-                overwrite = gr.Checkbox(value=False, label=t("train.overwrite"), info=t("train.overwrite_info"))
-            export_button = gr.Button(t("train.export"), variant="primary", interactive=False)
-            status_export = gr.Markdown(elem_id="train-status-export")
-            exported = gr.File(label=t("ui.download"), file_count="multiple", interactive=False)
+        data = _dataset_panel()
+        features = _extract_panel(settings.get("default_f0_method", "rmvpe"))
+        training = _train_panel()
+        final = _export_panel()
         log = gr.Textbox(label=t("ui.log"), lines=10, max_lines=20, interactive=False, autoscroll=True,
                          elem_id="train-log")
+        _wire(experiment, refresh_button, summary, data, features, training, final, log)
 
-        statuses = [status_preprocess, status_extract, status_train, status_index, status_export]
-        wizard = [summary, extract_button, train_button, pause_button, resume_button, index_button, export_button,
-                  checkpoint, panel2, panel3, panel4]
-        loaded = [target_sr, version, if_f0, dataset_path, *wizard, report, *samples, loss_plot, lr_plot, *statuses]
 
-        def reload(event):
-            return event.then(load_training, inputs=experiment, outputs=loaded, api_name=False)
+def _wire(experiment: gr.Dropdown, refresh_button: gr.Button, summary: gr.Markdown, data: SimpleNamespace,
+          features: SimpleNamespace, training: SimpleNamespace, final: SimpleNamespace, log: gr.Textbox) -> None:
+    """The wizard's events: each step's button, and the whole wizard reloaded from the store after each."""
+    statuses = [data.status, features.status, training.status, final.index_status, final.status]
+    wizard = [summary, features.button, training.button, training.pause_button, training.resume_button,
+              final.index_button, final.button, final.checkpoint, features.panel, training.panel, final.panel]
+    plots = [training.loss_plot, training.lr_plot]
+    loaded = [data.target_sr, data.version, data.if_f0, data.path, *wizard, data.report, *data.samples, *plots,
+              *statuses]
 
-        gr.on(triggers=None, fn=refresh_experiments, outputs=experiment, api_name=False).then(
-            load_training, inputs=experiment, outputs=loaded, api_name=False).then(
-            follow_running, inputs=experiment, outputs=[*statuses, log, loss_plot, lr_plot], api_name=False,
-            concurrency_limit=None)
-        refresh_button.click(refresh_experiments, inputs=experiment, outputs=experiment, api_name="list_trainings")
-        experiment.input(load_training, inputs=experiment, outputs=loaded, api_name="load_training")
-        gr.on(triggers=[target_sr.change, version.change, if_f0.change], fn=pretrained_for,
-              inputs=[target_sr, version, if_f0], outputs=[pretrained_g, pretrained_d], api_name="pretrained_for")
-        reload(preprocess_button.click(
-            preprocess, inputs=[experiment, target_sr, version, if_f0, dataset_files, dataset_path, n_proc,
-                                config_path],
-            outputs=[status_preprocess, log], api_name="preprocess", show_progress_on=status_preprocess,
-            concurrency_limit=None))
-        reload(extract_button.click(extract, inputs=[experiment, f0_method, extract_devices],
-                                    outputs=[status_extract, log], api_name="extract", show_progress_on=status_extract,
+    def reload(event):
+        return event.then(load_training, inputs=experiment, outputs=loaded, api_name=False)
+
+    gr.on(triggers=None, fn=refresh_experiments, outputs=experiment, api_name=False).then(
+        load_training, inputs=experiment, outputs=loaded, api_name=False).then(
+        follow_running, inputs=experiment, outputs=[*statuses, log, *plots], api_name=False,
+        concurrency_limit=None)
+    refresh_button.click(refresh_experiments, inputs=experiment, outputs=experiment, api_name="list_trainings")
+    experiment.input(load_training, inputs=experiment, outputs=loaded, api_name="load_training")
+    kind = [data.target_sr, data.version, data.if_f0]
+    gr.on(triggers=[data.target_sr.change, data.version.change, data.if_f0.change], fn=pretrained_for,
+          inputs=kind, outputs=training.pretrained, api_name="pretrained_for")
+    reload(data.button.click(
+        preprocess, inputs=[experiment, *kind, data.files, data.path, data.n_proc, data.config_path],
+        outputs=[data.status, log], api_name="preprocess", show_progress_on=data.status, concurrency_limit=None))
+    reload(features.button.click(extract, inputs=[experiment, features.f0_method, features.devices],
+                                 outputs=[features.status, log], api_name="extract",
+                                 show_progress_on=features.status, concurrency_limit=None))
+    train_outputs = [training.status, log, *plots]
+    reload(training.button.click(train, inputs=[experiment, *training.inputs], outputs=train_outputs,
+                                 api_name="train", show_progress_on=training.status, concurrency_limit=None))
+    training.pause_button.click(pause, inputs=experiment, outputs=training.status, api_name="pause_training")
+    reload(training.resume_button.click(resume, inputs=experiment, outputs=train_outputs,
+                                        api_name="resume_training", show_progress_on=training.status,
+                                        concurrency_limit=None))
+    reload(final.index_button.click(build_index, inputs=experiment, outputs=[final.index_status, log],
+                                    api_name="build_index", show_progress_on=final.index_status,
                                     concurrency_limit=None))
-        train_outputs = [status_train, log, loss_plot, lr_plot]
-        reload(train_button.click(
-            train, inputs=[experiment, epochs, batch_size, save_every, latest_only, cache_in_gpu, save_small_each,
-                           pretrained_g, pretrained_d, train_devices],
-            outputs=train_outputs, api_name="train", show_progress_on=status_train, concurrency_limit=None))
-        pause_button.click(pause, inputs=experiment, outputs=status_train, api_name="pause_training")
-        reload(resume_button.click(resume, inputs=experiment, outputs=train_outputs, api_name="resume_training",
-                                   show_progress_on=status_train, concurrency_limit=None))
-        reload(index_button.click(build_index, inputs=experiment, outputs=[status_index, log], api_name="build_index",
-                                  show_progress_on=status_index, concurrency_limit=None))
-        reload(export_button.click(export, inputs=[experiment, checkpoint, export_name, overwrite],
-                                   outputs=[status_export, log, exported], api_name="export_model",
-                                   show_progress_on=status_export, concurrency_limit=None))
+    reload(final.button.click(export, inputs=[experiment, final.checkpoint, final.export_name, final.overwrite],
+                              outputs=[final.status, log, final.exported], api_name="export_model",
+                              show_progress_on=final.status, concurrency_limit=None))
