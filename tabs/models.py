@@ -119,8 +119,9 @@ def extract_small(experiment: str | None, checkpoint: str | None, name: str,
     training = find_training(require(experiment, "Choose an experiment."))
     if training is None:
         raise gr.Error(f"No experiment named {experiment!r}.")
-    task = service.start_export(training["id"], checkpoint_name=require(checkpoint, "Choose a checkpoint."),
-                                export_name=(name or "").strip() or None)
+    params = service.ExportParams(checkpoint_name=require(checkpoint, "Choose a checkpoint."),
+                                  export_name=(name or "").strip() or None)
+    task = service.start_export(training["id"], params)
     view = None
     for view in follow_with_progress(task["id"], progress):
         yield view.markdown(), []

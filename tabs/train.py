@@ -301,8 +301,10 @@ def build_index(name: str | None, progress: gr.Progress = gr.Progress()) -> Iter
 def export(name: str | None, checkpoint: str | None, export_name: str, overwrite: bool,
            progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str, list[str]]]:  # noqa: B008
     """Step 4b: the small inference model of a checkpoint, into assets/weights."""
-    task = service.start_export(_existing(name)["id"], checkpoint_name=checkpoint or None,
-                                export_name=(export_name or "").strip() or None, overwrite=bool(overwrite))
+    params = service.ExportParams.from_dict({"checkpoint_name": checkpoint or None,
+                                             "export_name": (export_name or "").strip() or None,
+                                             "overwrite": overwrite})
+    task = service.start_export(_existing(name)["id"], params)
     status, log = "", ""
     for status, log in _follow(task, progress):
         yield status, log, []

@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from rvc.service import ConvertParams, ExtractParams, OneClickParams, PreprocessParams, TrainParams
+from rvc.service import ConvertParams, ExportParams, ExtractParams, OneClickParams, PreprocessParams, TrainParams
 
 T = TypeVar("T")
 ConvertParamsBody = ConvertParams.request_model()
@@ -207,10 +207,7 @@ class MetricOut(Out):
     created: float
 
 
-class ExportRequest(Body):
-    checkpoint_name: str | None = Field(None, description="a G_*.pth of the training (default: the latest)")
-    export_name: str | None = Field(None, description="the model's name (default: the training's)")
-    overwrite: bool = False
+ExportRequest = ExportParams.request_model()
 
 
 class QuickOptions(OneClickParams.request_model()):

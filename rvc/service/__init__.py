@@ -97,7 +97,7 @@ from rvc.service.trainings import (
     training_metrics,
     update_training,
 )
-from rvc.train.params import ExtractParams, OneClickParams, PreprocessParams, TrainParams
+from rvc.train.params import ExportParams, ExtractParams, OneClickParams, PreprocessParams, TrainParams
 from rvc.vocabulary import F0_METHODS, ONECLICK_PRESETS, OUTPUT_FORMATS, SAMPLE_RATES, VERSIONS
 
 __all__ = [
@@ -117,6 +117,6 @@ __all__ = [
     "submit_conversion", "task_dict", "task_events", "FILE_TYPES", "task_output_file", "task_output_of_type",
     "task_outputs", "training_metrics",
     "update_settings", "update_training", "upload_limit_bytes", "uploaded_file", "wait_task",
-    "ONECLICK_PRESETS", "OUTPUT_FORMATS", "SAMPLE_RATES", "VERSIONS", "ExtractParams", "OneClickParams",
+    "ONECLICK_PRESETS", "OUTPUT_FORMATS", "SAMPLE_RATES", "VERSIONS", "ExportParams", "ExtractParams", "OneClickParams",
     "PreprocessParams", "TrainParams",
 ]

@@ -29,7 +29,7 @@ from rvc.service.models import check_model_name
 from rvc.service.pages import check_window, page
 from rvc.service.tasks import stream_task, with_confined_f0_file
 from rvc.synth.config import SAMPLE_RATES_HZ
-from rvc.train.params import AUTO_BASE_MODEL, ExtractParams, OneClickParams, PreprocessParams, TrainParams
+from rvc.train.params import AUTO_BASE_MODEL, ExportParams, ExtractParams, OneClickParams, PreprocessParams, TrainParams
 from rvc.train.preprocess import GT_WAVS, REPORT_FILE, audition_samples
 from rvc.vocabulary import SAMPLE_RATES, VERSIONS
 
@@ -358,23 +358,19 @@ def start_index(training_id: str) -> dict[str, Any]:
     return _step(training, "index", ["index", training.name], {})
 
 
-def start_export(
-    training_id: str, checkpoint_name: str | None = None, export_name: str | None = None, overwrite: bool = False
-) -> dict[str, Any]:
+def start_export(training_id: str, params: ExportParams | None = None) -> dict[str, Any]:
     """Write the small inference model of a checkpoint (default: the latest) as assets/weights/<export_name>.pth."""
+    params = (params or ExportParams()).validate()
     training, _ = _ready(training_id, "export")
     checkpoints = _checkpoints(_experiment(training))
     if not checkpoints:
         raise Conflict("export needs a checkpoint: run the train step first")
-    if checkpoint_name is not None and checkpoint_name not in checkpoints:
-        raise ValueError(f"checkpoint_name {checkpoint_name!r} is not one of {', '.join(checkpoints)}")
-    name = check_model_name(export_name or training.name)
-    if (get_paths().weights / f"{name}.pth").exists() and not overwrite:
-        raise Conflict(f"a model named {name!r} exists: choose another export_name or overwrite it")
-    argv = ["export", training.name, "--name", name]
-    argv += ["--checkpoint", checkpoint_name] if checkpoint_name else []
-    argv += ["--overwrite"] if overwrite else []
-    return _step(training, "export", argv, {"checkpoint_name": checkpoint_name, "export_name": name})
+    if params.checkpoint_name is not None and params.checkpoint_name not in checkpoints:
+        raise ValueError(f"checkpoint_name {params.checkpoint_name!r} is not one of {', '.join(checkpoints)}")
+    params = params.replace(export_name=check_model_name(params.export_name or training.name))
+    if (get_paths().weights / f"{params.export_name}.pth").exists() and not params.overwrite:
+        raise Conflict(f"a model named {params.export_name!r} exists: choose another export_name or overwrite it")
+    return _step(training, "export", ["export", training.name, *params.to_argv()], params.to_dict())
 
 
 def start_oneclick(

@@ -1,4 +1,4 @@
-"""The parameters of the training steps and of one click, each described once (`rvc.params`).
+"""The parameters of the training steps, the export and one click, each described once (`rvc.params`).
 
 The aliases are the RVC WebUI v2 API's names (``thread_count``, ``gpu_id``, ``total_epoch``, ``save_every_epoch``),
 so its request bodies are accepted as written. Devices are "auto" by default everywhere: every GPU when the machine
@@ -77,3 +77,14 @@ class OneClickParams(OnDevices):
                                aliases=("total_epoch",))
     devices: str = param(AUTO_DEVICES, DEVICES_HELP, aliases=DEVICE_ALIASES)
     test_conversion: bool = param(True, "at the end, convert a piece of the dataset with the new voice")
+
+
+@dataclass(frozen=True)
+class ExportParams(Params):
+    action: ClassVar[str] = "export"
+
+    checkpoint_name: str | None = param(None, "the G_*.pth of the experiment to export (default: the latest)",
+                                        aliases=("checkpoint",))
+    export_name: str | None = param(None, "the model's name in assets/weights (default: the experiment's)",
+                                    aliases=("name",))
+    overwrite: bool = param(False, "replace an existing model of that name")

@@ -119,5 +119,4 @@ def index(training_id: str) -> dict:
 
 @router.post("/{training_id}/export", **STARTED)
 def export(training_id: str, body: ExportRequest | None = None) -> dict:
-    body = body or ExportRequest()
-    return service.start_export(training_id, body.checkpoint_name, body.export_name, body.overwrite)
+    return service.start_export(training_id, service.ExportParams.from_model(body or ExportRequest()))

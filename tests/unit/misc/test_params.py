@@ -9,9 +9,10 @@ from pydantic import ValidationError
 
 from rvc import service
 from rvc.params import ParameterError, Params
-from rvc.train.params import ExtractParams, OneClickParams, PreprocessParams, TrainParams
+from rvc.train.params import ExportParams, ExtractParams, OneClickParams, PreprocessParams, TrainParams
 
-ACTIONS: list[type[Params]] = [service.ConvertParams, PreprocessParams, ExtractParams, TrainParams, OneClickParams]
+ACTIONS: list[type[Params]] = [service.ConvertParams, PreprocessParams, ExtractParams, TrainParams, OneClickParams,
+                               ExportParams]
 
 
 @pytest.mark.parametrize("action", ACTIONS, ids=lambda action: action.__name__)

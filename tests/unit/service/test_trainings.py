@@ -106,11 +106,12 @@ def test_steps_run_in_order_with_the_commands_of_rvc_main(home: Path, dataset: P
     (home / "logs" / "alice" / "G_4.pth").write_bytes(b"")
     (home / "logs" / "alice" / "G_12.pth").write_bytes(b"")
     with pytest.raises(ValueError, match="not one of G_4.pth, G_12.pth"):
-        service.start_export(training_id, "G_9.pth")
+        service.start_export(training_id, service.ExportParams("G_9.pth"))
     with pytest.raises(service.Conflict, match="'tiny' exists"):
-        service.start_export(training_id, export_name="tiny")
-    task = finish(service.start_export(training_id, "G_4.pth", "alice_v1"))
-    assert task["result"]["argv"] == ["export", "alice", "--name", "alice_v1", "--checkpoint", "G_4.pth"]
+        service.start_export(training_id, service.ExportParams(export_name="tiny"))
+    task = finish(service.start_export(training_id, service.ExportParams("G_4.pth", "alice_v1")))
+    assert task["result"]["argv"] == ["export", "alice", "--checkpoint-name", "G_4.pth", "--export-name", "alice_v1",
+                                      "--no-overwrite"]
     (home / "assets" / "weights" / "alice_v1.pth").write_bytes(b"")  # what the export would write
 
     detail = service.get_training(training_id)

@@ -110,9 +110,8 @@ class FakeService:
     def start_index(self, training_id):
         return self._step("index", training_id)
 
-    def start_export(self, training_id, checkpoint_name=None, export_name=None, overwrite=False):
-        return self._step("export", training_id, checkpoint_name=checkpoint_name, export_name=export_name,
-                          overwrite=overwrite)
+    def start_export(self, training_id, params=None):
+        return self._step("export", training_id, **(params or service.ExportParams()).to_dict())
 
     def start_oneclick(self, name, dataset_path, params=None, config=None):
         params = params or service.OneClickParams()
