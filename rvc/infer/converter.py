@@ -280,12 +280,13 @@ def convert_batch(
 
 
 def f0_curves(input_path: str | os.PathLike, output_path: str | os.PathLike, f0_method: str = "pm",
-              points: int = 2000) -> dict:
-    """Pitch of the input and of the converted output over time, for the Inference tab's plot.
+              points: int = 2000, device: str | None = None) -> dict:
+    """Pitch of the input and of the converted output over time, for the Inference tab's plot, tracked with
+    ``device``'s cached extractor (the one the conversion used).
 
     At most ``points`` samples per curve (a 10-minute song has 60,000 frames); unvoiced frames are None.
     """
-    extractor = model_cache().f0_extractor(f0_method, require_asset("rmvpe") if f0_method == "rmvpe" else None)
+    extractor = model_cache(device).f0_extractor(f0_method, require_asset("rmvpe") if f0_method == "rmvpe" else None)
     curves = {}
     for key, path in (("input_hz", input_path), ("output_hz", output_path)):
         f0 = extractor.compute(load_audio(path, SAMPLE_RATE_16K_HZ))

@@ -53,7 +53,8 @@ def convert_request(request: dict[str, Any], sink: EventSink, device: str) -> di
     sink.artifact("audio", result["output_path"])
     if request.get("f0_curves"):  # the Inference tab's plot, tracked here with the worker's cached extractor
         method = (request.get("params") or {}).get("f0_method") or converter.ConvertParams().f0_method
-        result["f0_curves"] = converter.f0_curves(request["input_path"], result["output_path"], method)
+        result["f0_curves"] = converter.f0_curves(request["input_path"], result["output_path"], method,
+                                                  device=device)
     return result | {"cache_loads": converter.model_cache(device).loads, "worker_pid": os.getpid()}
 
 
