@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rvc.events import EventSink
+from rvc.jobs.process import USER_ERROR_EXIT
 
 
 def run_step(name: str, work: Callable[[EventSink], dict[str, Any]]) -> int:
@@ -17,7 +18,7 @@ def run_step(name: str, work: Callable[[EventSink], dict[str, Any]]) -> int:
         result = work(sink)
     except (ValueError, FileNotFoundError, PermissionError) as error:
         sink.error(str(error))
-        return 2
+        return USER_ERROR_EXIT
     except Exception as error:  # a job's error event must say what broke, whatever it was
         sink.error(f"{name} failed: {error}", traceback.format_exc())
         return 1

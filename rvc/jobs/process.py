@@ -45,6 +45,9 @@ def parse_line(line: str) -> dict[str, Any]:
     return log_event(line, "stdout")
 
 
+USER_ERROR_EXIT = 2  # a command's exit code for a user's mistake (a bad value, a missing file): `rvc.cli.common`
+
+
 def describe_exit(code: int | None) -> str:
     if code is None:
         return "the process did not start"

@@ -19,6 +19,7 @@ from typing import Any
 from rvc.config import get_paths
 from rvc.devices import accelerators, default_device
 from rvc.jobs import JobRunner, JobStateError, JobStore, NotFoundError, Owner, Task
+from rvc.jobs.process import USER_ERROR_EXIT, describe_exit
 from rvc.security import serve_clients
 from rvc.service.errors import Conflict, NotFound
 from rvc.settings import load_settings
@@ -107,8 +108,10 @@ def run_task(kind: str, argv: Sequence[str], params: dict[str, Any]) -> dict[str
         return done
     if done["status"] == "cancelled":
         raise Conflict(f"the {kind} task {done['id']} was cancelled")
-    message = (done["error"] or f"the {kind} task {done['id']} {done['status']}").split("\nexit code")[0]
-    raise (ValueError if "exit code 2" in (done["error"] or "") else RuntimeError)(message)
+    error = done["error"] or f"the {kind} task {done['id']} {done['status']}"
+    # the runner's error is the command's error lines, then how it exited (`describe_exit`), then its stderr
+    mistake = f"\n{describe_exit(USER_ERROR_EXIT)}"
+    raise (ValueError if mistake in error else RuntimeError)(error.split(mistake)[0])
 
 
 def resource_of(devices: str) -> str:
