@@ -1,17 +1,32 @@
 """Request and response bodies of the REST API, as pydantic models (they are also its OpenAPI schema).
 
 The bodies of an action's parameters are derived from its parameter object (`rvc.params`: types, ranges, defaults,
-help and the v2 API's aliases such as ``total_epoch`` and ``gpu_id``); the others fix names and types, and
-`rvc.service` checks the values. Field names are the RVC ecosystem's where it has one.
+help and the v2 API's aliases such as ``total_epoch`` and ``gpu_id``), and the answers that show a stored record
+(a task, a training) from the record itself (`rvc.jobs.records`: names, types, descriptions); the others fix names
+and types, and `rvc.service` checks the values. Field names are the RVC ecosystem's where it has one.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
 
-from rvc.service import ConvertParams, ExportParams, ExtractParams, OneClickParams, PreprocessParams, TrainParams
+from rvc.service import (
+    ConvertParams,
+    ExportParams,
+    ExtractParams,
+    OneClickParams,
+    Owner,
+    PreprocessParams,
+    Progress,
+    Task,
+    Training,
+    TrainParams,
+    public_fields,
+)
 
 T = TypeVar("T")
 ConvertParamsBody = ConvertParams.request_model()
@@ -25,6 +40,21 @@ class Body(BaseModel):
 
 class Out(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
+
+
+def record_model(record: type, name: str, **nested: type[BaseModel]) -> type[Out]:
+    """The response model of a stored record: its public fields with their types and descriptions;
+    ``nested`` names the response models of fields that hold other records (``progress=ProgressOut``).
+    """
+    hints = typing.get_type_hints(record)
+    fields: dict[str, Any] = {}
+    for field in public_fields(record):
+        kind = hints[field.name]
+        if field.name in nested:
+            kind = nested[field.name] | None if field.default is None else nested[field.name]
+        default = ... if field.default is dataclasses.MISSING else field.default
+        fields[field.name] = (kind, Field(default, description=field.metadata["help"]))
+    return create_model(name, __base__=Out, __doc__=record.__doc__, **fields)
 
 
 class ErrorOut(Out):
@@ -61,32 +91,9 @@ class Page(Out, Generic[T]):
 # --- tasks --------------------------------------------------------------------------------------------------
 
 
-class ProgressOut(Out):
-    done: int
-    total: int
-    stage: str
-    message: str
-
-
-class OwnerOut(Out):
-    user: str | None = Field(description="the login's user name; null for a token, which names a role only")
-    role: str = Field(description="admin or guest")
-
-
-class TaskOut(Out):
-    id: str
-    kind: str = Field(description="inference, preprocess, extract, train, index, export, oneclick, import, download, "
-                                  "merge, onnx")
-    status: str = Field(description="queued, running, paused, completed, failed, cancelled, interrupted")
-    progress: ProgressOut
-    params: dict[str, Any]
-    created: float = Field(description="Unix seconds")
-    started: float | None
-    finished: float | None
-    error: str | None
-    result: dict[str, Any] | None
-    training_id: str | None
-    owner: OwnerOut | None = Field(None, description="who submitted it; null on a server without logins")
+ProgressOut = record_model(Progress, "ProgressOut")
+OwnerOut = record_model(Owner, "OwnerOut")
+TaskOut = record_model(Task, "TaskOut", progress=ProgressOut, owner=OwnerOut)
 
 
 class OutputOut(Out):
@@ -165,17 +172,7 @@ class TrainingUpdate(Body):
     config: dict[str, Any] | None = Field(None, description="a run config replacing the preset ({} for none)")
 
 
-class TrainingOut(Out):
-    id: str
-    name: str
-    target_sr: str
-    if_f0: bool
-    version: str
-    dataset_path: str
-    current_step: str = Field(description="none, preprocessed, extracted, trained, indexed, exported")
-    config: dict[str, Any]
-    created: float
-    updated: float
+TrainingOut = record_model(Training, "TrainingOut")
 
 
 class TrainingDetail(TrainingOut):

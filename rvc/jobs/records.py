@@ -1,10 +1,14 @@
 """The rows the job store holds, as plain dataclasses, and the task status machine.
 
-Front ends get these (or their `to_dict()`), never SQL rows, so the schema can change behind them.
+Front ends get these (or their `to_dict()`), never SQL rows, so the schema can change behind them. Each field's
+meaning is declared here once (`describe`): the REST API's response models are derived from these records
+(`rvc.api.schemas`), so a record and its answer cannot drift apart. Fields marked private (a task's command
+line, its process) stay on the server: `to_dict()` and the response models leave them out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -46,12 +50,36 @@ STATUS_EVENT = "status"
 T = TypeVar("T")
 
 
+def describe(help: str, default: Any = dataclasses.MISSING, private: bool = False) -> Any:  # noqa: A002
+    """A record field with its meaning (the API's description) and whether it stays on the server."""
+    return dataclasses.field(default=default, metadata={"help": help, "private": private})
+
+
+def public_fields(record: type) -> tuple[dataclasses.Field, ...]:
+    """The fields of a record class that front ends see."""
+    return tuple(field for field in dataclasses.fields(record) if not field.metadata.get("private"))
+
+
+def public_dict(record: Any) -> dict[str, Any]:
+    """A record as plain data without its private fields (nested records as dicts, enums as their value)."""
+    values = {field.name: getattr(record, field.name) for field in public_fields(type(record))}
+    return {name: _plain(value) for name, value in values.items()}
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return asdict(value)
+    return str(value) if isinstance(value, StrEnum) else value
+
+
 @dataclass(frozen=True)
 class Progress:
-    done: int = 0
-    total: int = 0
-    stage: str = ""
-    message: str = ""
+    """How far a task is, as its latest progress event said."""
+
+    done: int = describe("units of work done", 0)
+    total: int = describe("units of work in all (0: not known yet)", 0)
+    stage: str = describe("what the task is doing, in a word", "")
+    message: str = describe("what the task is doing, in a sentence", "")
 
 
 # The roles of logins and tokens (`rvc.api.auth.Role`): an admin sees every task, a guest only its own.
@@ -64,8 +92,8 @@ class Owner:
     which names a role, not a person) and its role. An admin sees every task; any other role only its own.
     """
 
-    user: str | None
-    role: str
+    user: str | None = describe("the login's user name; null for a token, which names a role only")
+    role: str = describe("admin or guest")
 
     @property
     def sees_all(self) -> bool:
@@ -79,28 +107,30 @@ class Owner:
 class Task:
     """One job: what to run (kind, argv, params, resource) and how it went."""
 
-    id: str
-    kind: str
-    status: TaskStatus
-    params: dict[str, Any]
-    argv: list[str]
-    resource: str
-    progress: Progress
-    created: float
-    started: float | None = None
-    finished: float | None = None
-    error: str | None = None
-    pid: int | None = None
-    result: dict[str, Any] | None = None
-    training_id: str | None = None
-    owner: Owner | None = None  # None: submitted on a server without logins, or before owners were recorded
+    id: str = describe("the task's id")
+    kind: str = describe("inference, preprocess, extract, train, index, export, oneclick, import, download, merge, "
+                         "onnx")
+    status: TaskStatus = describe("where the task stands")
+    params: dict[str, Any] = describe("the parameters it was given")
+    argv: list[str] = describe("the command line of its process", private=True)
+    resource: str = describe("what it waits for: cpu, or the device it runs on", private=True)
+    progress: Progress = describe("how far it is")
+    created: float = describe("when it was submitted, Unix seconds")
+    started: float | None = describe("when it started running, Unix seconds", None)
+    finished: float | None = describe("when it ended, Unix seconds", None)
+    error: str | None = describe("why it failed, in a sentence", None)
+    pid: int | None = describe("its process while it runs", None, private=True)
+    result: dict[str, Any] | None = describe("what it made (files, figures), once completed", None)
+    training_id: str | None = describe("the training it is a step of", None)
+    # None: submitted on a server without logins, or before owners were recorded
+    owner: Owner | None = describe("who submitted it; null on a server without logins", None)
 
     @property
     def done(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"status": str(self.status)}
+        return public_dict(self)
 
 
 @dataclass(frozen=True)
@@ -125,19 +155,19 @@ class Event:
 
 @dataclass(frozen=True)
 class Training:
-    id: str
-    name: str
-    target_sr: str
-    if_f0: bool
-    version: str
-    dataset_path: str
-    current_step: str
-    config: dict[str, Any]
-    created: float
-    updated: float
+    id: str = describe("the training's id")
+    name: str = describe("the experiment's folder under logs/ and the exported model's name")
+    target_sr: str = describe("32k, 40k or 48k")
+    if_f0: bool = describe("a model with pitch guidance")
+    version: str = describe("v1 or v2")
+    dataset_path: str = describe("the folder of clips or the recording it trains on")
+    current_step: str = describe(f"the last step done: {', '.join(TRAINING_STEPS)}")
+    config: dict[str, Any] = describe("a run config replacing the preset ({}: the preset)")
+    created: float = describe("when it was created, Unix seconds")
+    updated: float = describe("when it last changed, Unix seconds")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return public_dict(self)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from rvc.infer.converter import (
     resolve_model,
 )
 from rvc.jobs import ADMIN_ROLE, GUEST_ROLE, Owner, StoreOpenError
+from rvc.jobs.records import Progress, Task, Training, public_fields  # what the answers show
 from rvc.service.errors import (
     AlreadyFinished,
     Conflict,
@@ -39,7 +40,7 @@ from rvc.service.files import (
     uploaded_file,
 )
 from rvc.service.importer import import_model
-from rvc.service.jobs import runner, start_jobs, stop_jobs, task_dict
+from rvc.service.jobs import runner, start_jobs, stop_jobs
 from rvc.service.models import (
     delete_model,
     export_onnx,
@@ -102,6 +103,7 @@ from rvc.vocabulary import F0_METHODS, ONECLICK_PRESETS, OUTPUT_FORMATS, SAMPLE_
 
 __all__ = [
     "f0_curves", "pretrained_for", "served_roots", "start_download", "ADMIN_ROLE", "GUEST_ROLE", "Owner",
+    "Progress", "Task", "Training", "public_fields",
     "StoreOpenError",
     "AUTO_INDEX", "AlreadyFinished", "F0_METHODS", "Conflict", "ConvertParams", "Converter", "NotAllowed", "NotFound",
     "PathNotAllowedError", "TooLarge", "UnsupportedMedia", "UploadWriter", "browse", "cancel_task", "client_path",
@@ -114,7 +116,7 @@ __all__ = [
     "preprocess_samples", "rename_model", "resolve_index", "resolve_model", "resume_training", "runner",
     "safe_name", "save_upload", "set_model_info", "start_export", "start_extract", "start_index", "start_jobs",
     "start_oneclick", "start_preprocess", "start_train", "stop_jobs", "stream_task", "stream_training",
-    "submit_conversion", "task_dict", "task_events", "FILE_TYPES", "task_output_file", "task_output_of_type",
+    "submit_conversion", "task_events", "FILE_TYPES", "task_output_file", "task_output_of_type",
     "task_outputs", "training_metrics",
     "update_settings", "update_training", "upload_limit_bytes", "uploaded_file", "wait_task",
     "ONECLICK_PRESETS", "OUTPUT_FORMATS", "SAMPLE_RATES", "VERSIONS", "ExportParams", "ExtractParams", "OneClickParams",

@@ -13,12 +13,11 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from typing import Any
 
 from rvc.config import get_paths
 from rvc.devices import accelerators, default_device
-from rvc.jobs import JobRunner, JobStateError, JobStore, NotFoundError, Owner, Task
+from rvc.jobs import JobRunner, JobStateError, JobStore, NotFoundError, Owner
 from rvc.jobs.process import USER_ERROR_EXIT, describe_exit
 from rvc.security import serve_clients
 from rvc.service.errors import Conflict, NotFound
@@ -76,25 +75,15 @@ def job_errors() -> Iterator[None]:
         raise Conflict(str(error)) from error
 
 
-def task_dict(task: Task) -> dict[str, Any]:
-    """The task as plain data (timestamps in Unix seconds; the owner as {"user", "role"} or None)."""
-    return {
-        "id": task.id, "kind": task.kind, "status": str(task.status), "progress": asdict(task.progress),
-        "params": task.params, "created": task.created, "started": task.started, "finished": task.finished,
-        "error": task.error, "result": task.result, "training_id": task.training_id,
-        "owner": None if task.owner is None else asdict(task.owner),
-    }
-
-
 def submit(
     kind: str, argv: Sequence[str] | None = None, params: dict[str, Any] | None = None, resource: str = "cpu",
     training_id: str | None = None, owner: Owner | None = None,
 ) -> dict[str, Any]:
-    """Queue a task (see `JobRunner.submit`) and return it as `task_dict`; ``owner``: who submits it (None on a
-    server without logins)."""
+    """Queue a task (see `JobRunner.submit`) and return it as plain data (`Task.to_dict`); ``owner``: who submits
+    it (None on a server without logins)."""
     with job_errors():
         active = runner()
-        return task_dict(active.get(active.submit(kind, argv, params, resource, training_id, owner)))
+        return active.get(active.submit(kind, argv, params, resource, training_id, owner)).to_dict()
 
 
 def run_task(kind: str, argv: Sequence[str], params: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +92,7 @@ def run_task(kind: str, argv: Sequence[str], params: dict[str, Any]) -> dict[str
     (a user's mistake, as the command's exit code 2 says) or RuntimeError; a cancelled one is a Conflict."""
     task = submit(kind, argv, params)
     with job_errors():
-        done = task_dict(runner().wait(task["id"]))
+        done = runner().wait(task["id"]).to_dict()
     if done["status"] == "completed":
         return done
     if done["status"] == "cancelled":

@@ -25,7 +25,7 @@ from rvc.jobs import INFERENCE_KIND, TERMINAL_STATUSES, Owner, Task, TaskStatus
 from rvc.security import PathNotAllowedError
 from rvc.service.errors import AlreadyFinished, Conflict, NotFound
 from rvc.service.files import client_path
-from rvc.service.jobs import conversion_resource, job_errors, runner, submit, task_dict
+from rvc.service.jobs import conversion_resource, job_errors, runner, submit
 from rvc.service.models import check_index_fits, model_path, model_record
 from rvc.service.pages import check_window, page
 
@@ -43,7 +43,7 @@ def _task(task_id: str, kind: str | None = None, owner: Owner | None = None) -> 
 
 
 def get_task(task_id: str, kind: str | None = None, owner: Owner | None = None) -> dict[str, Any]:
-    return task_dict(_task(task_id, kind, owner))
+    return _task(task_id, kind, owner).to_dict()
 
 
 def list_tasks(
@@ -55,7 +55,7 @@ def list_tasks(
         raise ValueError(f"status {status!r} is unknown: use one of {', '.join(TaskStatus)}")
     only = None if owner is None or owner.sees_all else owner
     found = runner().store.list_tasks(status=status, kind=kind, limit=limit, offset=offset, owner=only)
-    return page([task_dict(task) for task in found.items], found.total, limit, offset)
+    return page([task.to_dict() for task in found.items], found.total, limit, offset)
 
 
 def cancel_task(task_id: str, kind: str | None = None, owner: Owner | None = None) -> dict[str, Any]:
@@ -64,13 +64,13 @@ def cancel_task(task_id: str, kind: str | None = None, owner: Owner | None = Non
     if task.done and task.status != TaskStatus.PAUSED:
         raise AlreadyFinished(f"task {task_id} is {task.status}: there is nothing to cancel")
     with job_errors():
-        return task_dict(runner().cancel(task_id))
+        return runner().cancel(task_id).to_dict()
 
 
 def wait_task(task_id: str, timeout: float | None = None) -> dict[str, Any]:
     """Block until the task has ended; TimeoutError after ``timeout`` seconds."""
     with job_errors():
-        return task_dict(runner().wait(task_id, timeout))
+        return runner().wait(task_id, timeout).to_dict()
 
 
 def delete_task(task_id: str, with_outputs: bool = True, kind: str | None = None) -> None:

@@ -24,7 +24,7 @@ from rvc.infer.converter import ConvertParams, as_params
 from rvc.jobs import TRAINING_STEPS, Task, TaskStatus, Training
 from rvc.service.errors import Conflict, NotFound
 from rvc.service.files import client_path
-from rvc.service.jobs import job_errors, require_command, resource_of, runner, submit, task_dict
+from rvc.service.jobs import job_errors, require_command, resource_of, runner, submit
 from rvc.service.models import check_model_name
 from rvc.service.pages import check_window, page
 from rvc.service.tasks import stream_task, with_confined_f0_file
@@ -176,7 +176,7 @@ def get_training(training_id: str) -> dict[str, Any]:
     exported = [path.stem for path in sorted(get_paths().weights.glob("*.pth"))  # the trainer's and the exports
                 if path.stem in exports or path.stem == training.name or path.stem.startswith(f"{training.name}_")]
     return training.to_dict() | {
-        "tasks": {task.kind: task_dict(task) for task in tasks},  # oldest first, so the latest of each kind wins
+        "tasks": {task.kind: task.to_dict() for task in tasks},  # oldest first, so the latest of each kind wins
         "checkpoints": _checkpoints(experiment),
         "has_index": any(experiment.glob("added_*.index")),
         "exported_models": exported,
@@ -313,7 +313,7 @@ def pause_training(training_id: str) -> dict[str, Any]:
     if not running:
         raise Conflict("no training task of this training is running")
     with job_errors():
-        return task_dict(runner().pause(running[-1].id))
+        return runner().pause(running[-1].id).to_dict()
 
 
 def resume_training(training_id: str) -> dict[str, Any]:
@@ -326,7 +326,7 @@ def resume_training(training_id: str) -> dict[str, Any]:
         state = trained[-1].status if trained else "never started"
         raise Conflict(f"nothing to resume: the last training task is {state}")
     with job_errors():
-        return task_dict(runner().get(runner().resume(trained[-1].id)))
+        return runner().get(runner().resume(trained[-1].id)).to_dict()
 
 
 def training_metrics(training_id: str, since_step: int | None = None, limit: int | None = None) -> list[dict]:
