@@ -18,6 +18,7 @@ from rvc.service import (
     ConvertParams,
     ExportParams,
     ExtractParams,
+    IndexParams,
     OneClickParams,
     Owner,
     PreprocessParams,
@@ -204,6 +205,7 @@ class MetricOut(Out):
     created: float
 
 
+IndexRequest = IndexParams.request_model()
 ExportRequest = ExportParams.request_model()
 
 

@@ -6,13 +6,15 @@ import argparse
 
 from rvc.cli.common import run_step
 from rvc.train.index import train_index
+from rvc.train.params import IndexParams
 from rvc.train.steps import experiment_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("experiment", metavar="EXP", help="experiment name (under RVC_HOME/logs) or folder")
-    parser.add_argument("--n-cpu", type=int, help="CPU threads for k-means (default: all)")
+    IndexParams.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_step("index", lambda sink: train_index(experiment_dir(args.experiment), sink, args.n_cpu))
+    params = IndexParams.from_args(args)
+    return run_step("index", lambda sink: train_index(experiment_dir(args.experiment), sink, params.n_cpu))

@@ -98,7 +98,7 @@ from rvc.service.trainings import (
     training_metrics,
     update_training,
 )
-from rvc.train.params import ExportParams, ExtractParams, OneClickParams, PreprocessParams, TrainParams
+from rvc.train.params import ExportParams, ExtractParams, IndexParams, OneClickParams, PreprocessParams, TrainParams
 from rvc.vocabulary import F0_METHODS, ONECLICK_PRESETS, OUTPUT_FORMATS, SAMPLE_RATES, VERSIONS
 
 __all__ = [
@@ -119,6 +119,7 @@ __all__ = [
     "submit_conversion", "task_events", "FILE_TYPES", "task_output_file", "task_output_of_type",
     "task_outputs", "training_metrics",
     "update_settings", "update_training", "upload_limit_bytes", "uploaded_file", "wait_task",
-    "ONECLICK_PRESETS", "OUTPUT_FORMATS", "SAMPLE_RATES", "VERSIONS", "ExportParams", "ExtractParams", "OneClickParams",
+    "ONECLICK_PRESETS", "OUTPUT_FORMATS", "SAMPLE_RATES", "VERSIONS", "ExportParams", "ExtractParams",
+    "IndexParams", "OneClickParams",
     "PreprocessParams", "TrainParams",
 ]

@@ -29,7 +29,15 @@ from rvc.service.models import check_model_name
 from rvc.service.pages import check_window, page
 from rvc.service.tasks import stream_task, with_confined_f0_file
 from rvc.synth.config import SAMPLE_RATES_HZ
-from rvc.train.params import AUTO_BASE_MODEL, ExportParams, ExtractParams, OneClickParams, PreprocessParams, TrainParams
+from rvc.train.params import (
+    AUTO_BASE_MODEL,
+    ExportParams,
+    ExtractParams,
+    IndexParams,
+    OneClickParams,
+    PreprocessParams,
+    TrainParams,
+)
 from rvc.train.preprocess import GT_WAVS, REPORT_FILE, audition_samples
 from rvc.vocabulary import SAMPLE_RATES, VERSIONS
 
@@ -352,10 +360,11 @@ async def stream_training(training_id: str, poll_s: float = 1.0) -> AsyncIterato
             await asyncio.sleep(poll_s)
 
 
-def start_index(training_id: str) -> dict[str, Any]:
+def start_index(training_id: str, params: IndexParams | None = None) -> dict[str, Any]:
     """Build the retrieval index of the extracted features (linked into assets/indices)."""
+    params = (params or IndexParams()).validate()
     training, _ = _ready(training_id, "index")
-    return _step(training, "index", ["index", training.name], {})
+    return _step(training, "index", ["index", training.name, *params.to_argv()], params.to_dict())
 
 
 def start_export(training_id: str, params: ExportParams | None = None) -> dict[str, Any]:

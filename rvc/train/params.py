@@ -39,6 +39,13 @@ class PreprocessParams(Params):
 
 
 @dataclass(frozen=True)
+class IndexParams(Params):
+    action: ClassVar[str] = "index"
+
+    n_cpu: int | None = param(None, "CPU threads for k-means (default: all)", minimum=1, aliases=("thread_count",))
+
+
+@dataclass(frozen=True)
 class ExtractParams(OnDevices):
     action: ClassVar[str] = "extract"
 

@@ -14,6 +14,7 @@ from rvc.api.schemas import (
     ERRORS,
     ExportRequest,
     ExtractRequest,
+    IndexRequest,
     MetricOut,
     Page,
     PreprocessRequest,
@@ -113,8 +114,8 @@ def metrics(
 
 
 @router.post("/{training_id}/index", **STARTED)
-def index(training_id: str) -> dict:
-    return service.start_index(training_id)
+def index(training_id: str, body: IndexRequest | None = None) -> dict:
+    return service.start_index(training_id, service.IndexParams.from_model(body or IndexRequest()))
 
 
 @router.post("/{training_id}/export", **STARTED)

@@ -9,10 +9,10 @@ from pydantic import ValidationError
 
 from rvc import service
 from rvc.params import ParameterError, Params
-from rvc.train.params import ExportParams, ExtractParams, OneClickParams, PreprocessParams, TrainParams
+from rvc.train.params import ExportParams, ExtractParams, IndexParams, OneClickParams, PreprocessParams, TrainParams
 
-ACTIONS: list[type[Params]] = [service.ConvertParams, PreprocessParams, ExtractParams, TrainParams, OneClickParams,
-                               ExportParams]
+ACTIONS: list[type[Params]] = [service.ConvertParams, PreprocessParams, ExtractParams, TrainParams, IndexParams,
+                               OneClickParams, ExportParams]
 
 
 @pytest.mark.parametrize("action", ACTIONS, ids=lambda action: action.__name__)
@@ -54,6 +54,7 @@ def test_every_out_of_range_value_is_named_with_what_is_allowed() -> None:
 
 def test_the_v2_api_names_are_aliases() -> None:
     assert PreprocessParams.from_dict({"thread_count": 8}) == PreprocessParams(n_proc=8)
+    assert IndexParams.from_dict({"thread_count": 2}).to_argv() == ["--n-cpu", "2"]
     assert ExtractParams.from_dict({"f0_method": "rmvpe", "gpu_id": 0}) == ExtractParams("rmvpe", "0")
     assert TrainParams.from_dict({"total_epoch": 100, "batch_size": 8, "save_every_epoch": 5, "gpu_id": 0}) == \
         TrainParams(epochs=100, batch_size=8, save_every=5, devices="0")
