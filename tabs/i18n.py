@@ -9,6 +9,9 @@ from __future__ import annotations
 import gradio as gr
 from gradio.i18n import I18nData
 
+from rvc import service
+from rvc.service import Params
+
 EN: dict[str, str] = {
     # shared
     "app.title": "# RVC WebUI",
@@ -23,24 +26,14 @@ EN: dict[str, str] = {
     "inference.index_info": "matched to the model automatically; auto: the index whose path holds the model's name",
     "inference.params": "Parameters",
     "inference.transpose": "Transpose (semitones)",
-    "inference.transpose_info": "+12 one octave up (male to female), -12 down (female to male)",
     "inference.f0_method": "Pitch method",
-    "inference.f0_method_info": "rmvpe: best in most cases; pm: fastest; harvest: good for low voices, slow; "
-                                "crepe: slow on CPU",
     "inference.index_rate": "Index rate",
-    "inference.index_rate_info": "how much of the training voice's timbre the index brings (0 = off)",
     "inference.protect": "Protect",
-    "inference.protect_info": "keeps consonants and breaths clear; 0.5 turns it off",
     "inference.filter_radius": "Filter radius",
-    "inference.filter_radius_info": "3 or more: median filter on the harvest pitch, against breathiness",
     "inference.rms_mix_rate": "Volume envelope mix",
-    "inference.rms_mix_rate_info": "0: follow the input's loudness; 1: the model's",
     "inference.resample_sr": "Resample output (Hz)",
-    "inference.resample_sr_info": "0 keeps the model's rate",
     "inference.sid": "Speaker id",
-    "inference.sid_info": "for models trained on several speakers",
     "inference.noise_scale": "Noise scale",
-    "inference.noise_scale_info": "0 gives the same output on every run",
     "inference.f0_file": "Pitch curve file (optional, single file only)",
     "inference.output_format": "Output format",
     "inference.single": "Single file",
@@ -62,41 +55,28 @@ EN: dict[str, str] = {
     "train.experiment_info": "choose one to continue, or type a new name",
     "train.step1": "1. Dataset and preprocessing",
     "train.target_sr": "Sample rate",
-    "train.target_sr_info": "40k suits most voices; 48k for high-quality singing",
     "train.version": "Version",
-    "train.version_info": "v2: 768-dim features, better in most cases",
     "train.if_f0": "Pitch guidance (f0)",
-    "train.if_f0_info": "needed for singing; off only for speech-only models",
     "train.dataset_upload": "Upload the dataset (clips or one recording)",
     "train.dataset_path": "…or the dataset folder on the server",
     "train.dataset_path_info": "a folder of clips or one long recording; 10 to 50 minutes of clean voice is plenty",
     "train.advanced": "Advanced",
     "train.n_proc": "CPU processes",
-    "train.n_proc_info": "empty: as many as the machine has",
     "train.config_path": "Run config file (server path)",
     "train.config_path_info": "a config.json to train with instead of the standard one (only before the first "
                               "checkpoint)",
     "train.preprocess": "Preprocess",
     "train.step2": "2. Pitch and feature extraction",
     "train.f0_method": "Pitch method",
-    "train.f0_method_info": "rmvpe: best; pm: fastest; harvest: slow",
     "train.devices": "Devices",
-    "train.devices_info": "auto (every GPU, else the CPU), cpu, a GPU (0) or several (0-1)",
     "train.extract": "Extract features",
     "train.step3": "3. Training",
     "train.epochs": "Epochs",
-    "oneclick.epochs_info": "empty: the preset's epochs",
-    "train.epochs_info": "train up to this epoch; 200 to 500 for small datasets",
     "train.batch_size": "Batch size",
-    "train.batch_size_info": "per GPU; lower it if the GPU runs out of memory",
     "train.save_every": "Save every (epochs)",
-    "train.save_every_info": "a checkpoint every N epochs",
     "train.latest_only": "Keep only the latest checkpoint",
-    "train.latest_only_info": "saves disk space",
     "train.cache_in_gpu": "Cache the dataset on the GPU",
-    "train.cache_in_gpu_info": "faster for datasets under 10 minutes",
     "train.save_small_each": "Export a small model at every save",
-    "train.save_small_each_info": "to try the voice at several epochs",
     "train.pretrained_g": "Pretrained G",
     "train.pretrained_d": "Pretrained D",
     "train.pretrained_info": "filled in for the rate, version and f0; empty: train from scratch",
@@ -108,12 +88,10 @@ EN: dict[str, str] = {
     "train.step4": "4. Index and export",
     "train.index": "Build the index",
     "train.checkpoint": "Checkpoint",
-    "train.checkpoint_info": "empty: the latest",
     "train.export_name": "Model name",
     "train.export_name_info": "empty: the experiment's name",
     "train.export": "Export the model",
     "train.overwrite": "Overwrite",
-    "train.overwrite_info": "replace a model of that name (training already exports one named after the experiment)",
     # one click
     "oneclick.tab": "One click",
     "oneclick.intro": "A dataset, a name and a preset: one button preprocesses, extracts, trains, builds the index, "
@@ -121,7 +99,6 @@ EN: dict[str, str] = {
     "oneclick.name": "Voice name",
     "oneclick.name_info": "the model is saved as assets/weights/NAME.pth",
     "oneclick.preset": "Preset",
-    "oneclick.preset_info": "fast: a quick try; standard: a good voice; high: more epochs, best quality",
     "oneclick.run": "Train the voice",
     "oneclick.test_audio": "Test conversion",
     # models
@@ -197,23 +174,14 @@ ZH: dict[str, str] = {
     "inference.index_info": "选择模型时自动匹配；auto：路径中含模型名的索引文件",
     "inference.params": "参数",
     "inference.transpose": "变调（半音数）",
-    "inference.transpose_info": "男转女推荐 +12，女转男推荐 -12",
     "inference.f0_method": "音高提取算法",
-    "inference.f0_method_info": "rmvpe：多数情况效果最好；pm：速度最快；harvest：低音好但慢；crepe：CPU 上很慢",
     "inference.index_rate": "检索特征占比",
-    "inference.index_rate_info": "索引带入的训练集音色比例（0 为关闭）",
     "inference.protect": "保护清辅音和呼吸声",
-    "inference.protect_info": "防止电音撕裂等伪影；0.5 为关闭",
     "inference.filter_radius": "中值滤波半径",
-    "inference.filter_radius_info": ">=3 时对 harvest 音高做中值滤波，可削弱哑音",
     "inference.rms_mix_rate": "音量包络融合比例",
-    "inference.rms_mix_rate_info": "0：跟随输入音量；1：使用模型输出音量",
     "inference.resample_sr": "输出重采样（Hz）",
-    "inference.resample_sr_info": "0 为保持模型采样率",
     "inference.sid": "说话人 ID",
-    "inference.sid_info": "多说话人模型使用",
     "inference.noise_scale": "噪声系数",
-    "inference.noise_scale_info": "0 时每次输出相同",
     "inference.f0_file": "F0 曲线文件（可选，仅单文件）",
     "inference.output_format": "输出格式",
     "inference.single": "单个文件",
@@ -233,40 +201,27 @@ ZH: dict[str, str] = {
     "train.experiment_info": "选择已有实验继续，或输入新名称",
     "train.step1": "1. 数据集与预处理",
     "train.target_sr": "目标采样率",
-    "train.target_sr_info": "40k 适合多数声音；高质量歌声用 48k",
     "train.version": "版本",
-    "train.version_info": "v2：768 维特征，多数情况效果更好",
     "train.if_f0": "音高引导（f0）",
-    "train.if_f0_info": "唱歌必须开启；仅说话模型可关闭",
     "train.dataset_upload": "上传数据集（多个片段或一段录音）",
     "train.dataset_path": "……或服务器上的数据集文件夹",
     "train.dataset_path_info": "一个音频文件夹或一段长录音；10 到 50 分钟的干净人声即可",
     "train.advanced": "高级",
     "train.n_proc": "CPU 进程数",
-    "train.n_proc_info": "留空：使用全部核心",
     "train.config_path": "训练配置文件（服务器路径）",
     "train.config_path_info": "用此 config.json 代替标准配置（仅在第一个检查点之前有效）",
     "train.preprocess": "处理数据",
     "train.step2": "2. 音高与特征提取",
     "train.f0_method": "音高提取算法",
-    "train.f0_method_info": "rmvpe：效果最好；pm：最快；harvest：较慢",
     "train.devices": "设备",
-    "train.devices_info": "auto（有显卡则用全部显卡，否则用 CPU）、cpu、一张显卡（0）或多张（0-1）",
     "train.extract": "特征提取",
     "train.step3": "3. 训练模型",
     "train.epochs": "总训练轮数（epoch）",
-    "oneclick.epochs_info": "留空：使用预设的轮数",
-    "train.epochs_info": "训练到第几轮；小数据集建议 200 到 500",
     "train.batch_size": "每张显卡的 batch size",
-    "train.batch_size_info": "显存不足时调小",
     "train.save_every": "保存频率（轮）",
-    "train.save_every_info": "每 N 轮保存一个检查点",
     "train.latest_only": "仅保存最新的检查点",
-    "train.latest_only_info": "节省硬盘空间",
     "train.cache_in_gpu": "缓存训练集到显存",
-    "train.cache_in_gpu_info": "10 分钟以下的数据集可加速",
     "train.save_small_each": "每次保存时导出小模型",
-    "train.save_small_each_info": "便于试听不同轮数的效果",
     "train.pretrained_g": "预训练底模 G",
     "train.pretrained_d": "预训练底模 D",
     "train.pretrained_info": "按采样率、版本和 f0 自动填写；留空则从零训练",
@@ -278,18 +233,15 @@ ZH: dict[str, str] = {
     "train.step4": "4. 训练索引与导出",
     "train.index": "训练特征索引",
     "train.checkpoint": "检查点",
-    "train.checkpoint_info": "留空：最新的",
     "train.export_name": "模型名",
     "train.export_name_info": "留空：使用实验名",
     "train.export": "导出模型",
     "train.overwrite": "覆盖",
-    "train.overwrite_info": "替换同名模型（训练结束时已按实验名导出一个模型）",
     "oneclick.tab": "一键训练",
     "oneclick.intro": "数据集、名称和预设：一个按钮完成处理数据、特征提取、训练、训练索引、导出模型并转换一段试听。",
     "oneclick.name": "音色名称",
     "oneclick.name_info": "模型保存为 assets/weights/名称.pth",
     "oneclick.preset": "预设",
-    "oneclick.preset_info": "fast：快速试用；standard：效果良好；high：轮数更多，质量最好",
     "oneclick.run": "一键训练",
     "oneclick.test_audio": "试听转换",
     "models.tab": "模型管理",
@@ -348,6 +300,53 @@ ZH: dict[str, str] = {
     "system.save_settings": "保存设置",
 }
 
+# The help under a parameter's control is its parameter object's (`rvc.params`): the same words as the CLI's --help
+# and the API's schema, written once there in English; only their translations are written here.
+DEVICES_ZH = "auto（有显卡则用全部显卡，否则用 CPU）、cpu、一张显卡（0）或多张（0-1）"
+HELP_ZH: dict[tuple[type[Params], str], str] = {
+    (service.ConvertParams, "transpose"): "变调（半音）：男转女推荐 +12，女转男推荐 -12",
+    (service.ConvertParams, "f0_method"): "音高提取算法（rmvpe：多数情况效果最好；pm：速度最快；harvest：低音好但慢；"
+                                          "crepe：CPU 上很慢）",
+    (service.ConvertParams, "index_rate"): "索引带入的训练集音色比例（0 为关闭）",
+    (service.ConvertParams, "filter_radius"): ">=3 时对 harvest/dio 音高做该半径的中值滤波，可削弱哑音",
+    (service.ConvertParams, "resample_sr"): "输出采样率（0 为保持模型采样率）",
+    (service.ConvertParams, "rms_mix_rate"): "音量包络：0 跟随输入音量，1 使用模型输出音量",
+    (service.ConvertParams, "protect"): "保护清辅音和呼吸声，防止电音撕裂等伪影（0.5 为关闭）",
+    (service.ConvertParams, "sid"): "说话人 ID，多说话人模型使用",
+    (service.ConvertParams, "noise_scale"): "声音的随机程度（0 时每次输出相同）",
+    (service.ConvertParams, "f0_file"): "音高曲线文件（每行：秒数, 赫兹），代替提取的音高",
+    (service.PreprocessParams, "n_proc"): "工作进程数（默认：每个 CPU 核心一个）",
+    (service.ExtractParams, "f0_method"): "音高提取算法（rmvpe：效果最好；pm：最快；harvest：较慢）",
+    (service.ExtractParams, "devices"): DEVICES_ZH,
+    (service.TrainParams, "epochs"): "训练到第几轮，从 1 开始计数（小数据集建议 200 到 500）",
+    (service.TrainParams, "batch_size"): "每步每张显卡的片段数；显存不足时调小",
+    (service.TrainParams, "save_every"): "每 N 轮保存一个检查点",
+    (service.TrainParams, "latest_only"): "只保留最新的 G_/D_ 检查点（节省硬盘空间）",
+    (service.TrainParams, "cache_in_gpu"): "把整个数据集放在设备上（10 分钟以下的数据集可加速）",
+    (service.TrainParams, "save_small_each"): "每个检查点同时导出小模型 名称_e轮数_s步数.pth",
+    (service.TrainParams, "pretrained_g"): "微调所用的底模 G：auto（按模型类型自动选择）、none 或路径",
+    (service.TrainParams, "pretrained_d"): "微调所用的底模 D：auto、none 或路径",
+    (service.TrainParams, "devices"): DEVICES_ZH,
+    (service.OneClickParams, "preset"): "fast（20 轮，pm）、standard（100 轮，rmvpe）或 high（300 轮，rmvpe）",
+    (service.OneClickParams, "sample_rate"): "模型采样率（40k 适合多数声音；高质量歌声用 48k）",
+    (service.OneClickParams, "version"): "模型版本（v2：768 维特征，多数情况效果更好）",
+    (service.OneClickParams, "f0"): "带音高引导的模型（唱歌必须开启；仅说话模型可关闭）",
+    (service.OneClickParams, "epochs"): "代替预设的训练轮数",
+    (service.OneClickParams, "devices"): DEVICES_ZH,
+    (service.OneClickParams, "test_conversion"): "结束时用新声音转换一段数据集",
+    (service.ExportParams, "checkpoint_name"): "要导出的实验 G_*.pth（默认：最新的）",
+    (service.ExportParams, "export_name"): "模型在 assets/weights 中的名称（默认：实验名）",
+    (service.ExportParams, "overwrite"): "替换同名模型（训练结束时已按实验名导出一个模型）",
+}
+
+
+def help_key(action: type[Params], name: str) -> str:
+    return f"help.{action.__name__}.{name}"
+
+
+EN |= {help_key(action, item.name): item.spec.help
+       for action in {action for action, _ in HELP_ZH} for item in action.fields()}
+ZH |= {help_key(action, name): text for (action, name), text in HELP_ZH.items()}
 I18N = gr.I18n(en=EN, zh=ZH)
 
 
@@ -356,3 +355,9 @@ def t(key: str) -> I18nData:
     if key not in EN:
         raise KeyError(f"no English text for i18n key {key!r}: add it to tabs/i18n.py")
     return I18N(key)
+
+
+def control(action: type[Params], name: str, label: str, **options: object) -> dict:
+    """The keyword arguments of a parameter's control: range, step and default from its parameter object, its help
+    (translated) from there too, the label ``label`` (a key); ``options`` add to or override them."""
+    return {**action.control(name), "label": t(label), "info": t(help_key(action, name)), **options}

@@ -9,7 +9,7 @@ import pandas as pd
 
 from rvc import service
 from tabs.common import follow, follow_with_progress, require, require_admin, save_uploads, task_owner, user_errors
-from tabs.i18n import t
+from tabs.i18n import control, t
 
 INDEX_AUTO, INDEX_NONE = "auto", "none"
 F0_COLUMNS = ["time_s", "f0_hz", "curve"]
@@ -148,8 +148,8 @@ def convert_batch(
 
 
 def _control(name: str, **options: object) -> dict:
-    """A parameter's control: its range, step and default from `ConvertParams`, its words from the translations."""
-    return {**service.ConvertParams.control(name), "label": t(f"inference.{name}"), **options}
+    """A conversion parameter's control (`ConvertParams`), labelled with the tab's words."""
+    return control(service.ConvertParams, name, f"inference.{name}", **options)
 
 
 def build() -> None:
@@ -166,20 +166,20 @@ def build() -> None:
         with gr.Accordion(t("inference.params"), open=True):
             with gr.Row():
                 with gr.Column():
-                    transpose = gr.Slider(**_control("transpose", info=t("inference.transpose_info")))
-                    f0_method = gr.Radio(**_control("f0_method", info=t("inference.f0_method_info"),
+                    transpose = gr.Slider(**_control("transpose"))
+                    f0_method = gr.Radio(**_control("f0_method",
                                                     elem_id="inference-f0-method"))
-                    index_rate = gr.Slider(**_control("index_rate", info=t("inference.index_rate_info")))
-                    protect = gr.Slider(**_control("protect", info=t("inference.protect_info")))
+                    index_rate = gr.Slider(**_control("index_rate"))
+                    protect = gr.Slider(**_control("protect"))
                     output_format = gr.Dropdown(list(service.OUTPUT_FORMATS), value=service.OUTPUT_FORMATS[0],
                                                 label=t("inference.output_format"))
                 with gr.Column():
-                    filter_radius = gr.Slider(**_control("filter_radius", info=t("inference.filter_radius_info")))
-                    rms_mix_rate = gr.Slider(**_control("rms_mix_rate", info=t("inference.rms_mix_rate_info")))
-                    resample_sr = gr.Dropdown(**_control("resample_sr", info=t("inference.resample_sr_info"),
+                    filter_radius = gr.Slider(**_control("filter_radius"))
+                    rms_mix_rate = gr.Slider(**_control("rms_mix_rate"))
+                    resample_sr = gr.Dropdown(**_control("resample_sr",
                                                          allow_custom_value=True))
-                    sid = gr.Number(**_control("sid", info=t("inference.sid_info"), precision=0))
-                    noise_scale = gr.Slider(**_control("noise_scale", info=t("inference.noise_scale_info")))
+                    sid = gr.Number(**_control("sid", precision=0))
+                    noise_scale = gr.Slider(**_control("noise_scale"))
                     f0_file = gr.File(label=t("inference.f0_file"), file_types=[".txt", ".csv"], type="filepath",
                                       height=120)
         params = [model, index, transpose, f0_method, index_rate, filter_radius, resample_sr, rms_mix_rate, protect,

@@ -8,7 +8,7 @@ import gradio as gr
 
 from rvc import service
 from tabs.common import admin_only, follow_with_progress, require, user_errors
-from tabs.i18n import t
+from tabs.i18n import control, t
 from tabs.train import dataset_path, run_config
 
 DEFAULTS = service.OneClickParams()
@@ -45,22 +45,19 @@ def build() -> None:
                 files = gr.File(label=t("train.dataset_upload"), file_count="multiple", type="filepath")
                 server_path = gr.Textbox(label=t("train.dataset_path"), info=t("train.dataset_path_info"),
                                          placeholder="/path/to/dataset", elem_id="oneclick-dataset-path")
-                preset = gr.Radio(**service.OneClickParams.control("preset"), label=t("oneclick.preset"),
-                                  info=t("oneclick.preset_info"), elem_id="oneclick-preset")
+                preset = gr.Radio(**control(service.OneClickParams, "preset", "oneclick.preset",
+                                            elem_id="oneclick-preset"))
                 with gr.Accordion(t("train.advanced"), open=False):
                     config_path = gr.Textbox("", label=t("train.config_path"), info=t("train.config_path_info"),
                                              elem_id="oneclick-config-path")
-                    epochs = gr.Number(**service.OneClickParams.control("epochs"), label=t("train.epochs"),
-                                       info=t("oneclick.epochs_info"), precision=0, elem_id="oneclick-epochs")
+                    epochs = gr.Number(**control(service.OneClickParams, "epochs", "train.epochs", precision=0,
+                                                 elem_id="oneclick-epochs"))
                     with gr.Row():
-                        sample_rate = gr.Radio(**service.OneClickParams.control("sample_rate"),
-                                               label=t("train.target_sr"), info=t("train.target_sr_info"))
-                        version = gr.Radio(**service.OneClickParams.control("version"), label=t("train.version"),
-                                           info=t("train.version_info"))
-                        f0 = gr.Checkbox(**service.OneClickParams.control("f0"), label=t("train.if_f0"),
-                                         info=t("train.if_f0_info"))
-                    devices = gr.Textbox(**service.OneClickParams.control("devices"), label=t("train.devices"),
-                                         info=t("train.devices_info"), elem_id="oneclick-devices")
+                        sample_rate = gr.Radio(**control(service.OneClickParams, "sample_rate", "train.target_sr"))
+                        version = gr.Radio(**control(service.OneClickParams, "version", "train.version"))
+                        f0 = gr.Checkbox(**control(service.OneClickParams, "f0", "train.if_f0"))
+                    devices = gr.Textbox(**control(service.OneClickParams, "devices", "train.devices",
+                                                   elem_id="oneclick-devices"))
                 run = gr.Button(t("oneclick.run"), variant="primary")
             with gr.Column():
                 status = gr.Markdown(elem_id="oneclick-status")

@@ -17,7 +17,7 @@ import pandas as pd
 
 from rvc import service
 from tabs.common import TaskView, admin_only, follow_with_progress, require, save_uploads, user_errors
-from tabs.i18n import t
+from tabs.i18n import control, t
 
 STEPS = ("none", "preprocessed", "extracted", "trained", "indexed", "exported")
 TASK_STEPS = ("preprocess", "extract", "train", "index", "export")  # the wizard's jobs, in order
@@ -329,29 +329,26 @@ def follow_running(name: str | None, progress: gr.Progress = gr.Progress()) -> I
 
 # --- layout ---------------------------------------------------------------------------------------------------
 
-def _train_control(name: str, info_key: str | None = None, **options: object) -> dict:
-    """A training parameter's control: range and default from `TrainParams`, words from the translations."""
-    return {**service.TrainParams.control(name), "label": t(f"train.{name}"),
-            "info": t(info_key or f"train.{name}_info"), **options}
+def _train_control(name: str, **options: object) -> dict:
+    """A training parameter's control (`TrainParams`), labelled with the tab's words."""
+    return control(service.TrainParams, name, f"train.{name}", **options)
 
 
 def _dataset_panel() -> SimpleNamespace:
     """Step 1: the model's kind, the dataset (uploads or a server folder) and preprocessing."""
     with gr.Accordion(t("train.step1"), open=True):
         with gr.Row():
-            target_sr = gr.Radio(**service.OneClickParams.control("sample_rate"), label=t("train.target_sr"),
-                                 info=t("train.target_sr_info"))
-            version = gr.Radio(**service.OneClickParams.control("version"), label=t("train.version"),
-                               info=t("train.version_info"))
-            if_f0 = gr.Checkbox(value=True, label=t("train.if_f0"), info=t("train.if_f0_info"))
+            target_sr = gr.Radio(**control(service.OneClickParams, "sample_rate", "train.target_sr"))
+            version = gr.Radio(**control(service.OneClickParams, "version", "train.version"))
+            if_f0 = gr.Checkbox(**control(service.OneClickParams, "f0", "train.if_f0"))
         with gr.Row():
             files = gr.File(label=t("train.dataset_upload"), file_count="multiple", type="filepath")
             path = gr.Textbox(label=t("train.dataset_path"), info=t("train.dataset_path_info"),
                               elem_id="train-dataset-path", placeholder="/path/to/dataset")
         with gr.Accordion(t("train.advanced"), open=False):
             with gr.Row():
-                n_proc = gr.Number(value=None, precision=0, minimum=0, label=t("train.n_proc"),
-                                   info=t("train.n_proc_info"))
+                n_proc = gr.Number(**control(service.PreprocessParams, "n_proc", "train.n_proc", precision=0,
+                                             minimum=0))
                 config_path = gr.Textbox(label=t("train.config_path"), info=t("train.config_path_info"),
                                          elem_id="train-config-path")
         button = gr.Button(t("train.preprocess"), variant="primary")
@@ -369,10 +366,9 @@ def _extract_panel(default_f0_method: str) -> SimpleNamespace:
     """Step 2: pitch and content features."""
     with gr.Accordion(t("train.step2"), open=False) as panel:
         with gr.Row():
-            f0_method = gr.Radio(list(service.F0_METHODS), value=default_f0_method, label=t("train.f0_method"),
-                                 info=t("train.f0_method_info"), elem_id="train-f0-method")
-            devices = gr.Textbox(**service.ExtractParams.control("devices"), label=t("train.devices"),
-                                 info=t("train.devices_info"))
+            f0_method = gr.Radio(**control(service.ExtractParams, "f0_method", "train.f0_method",
+                                           value=default_f0_method, elem_id="train-f0-method"))
+            devices = gr.Textbox(**control(service.ExtractParams, "devices", "train.devices"))
         button = gr.Button(t("train.extract"), variant="primary", interactive=False)
         status = gr.Markdown(elem_id="train-status-extract")
     return SimpleNamespace(panel=panel, f0_method=f0_method, devices=devices, button=button, status=status)
@@ -391,8 +387,8 @@ def _train_panel() -> SimpleNamespace:
             cache_in_gpu = gr.Checkbox(**_train_control("cache_in_gpu"))
             save_small_each = gr.Checkbox(**_train_control("save_small_each"))
         with gr.Row():
-            pretrained_g = gr.Textbox(**_train_control("pretrained_g", "train.pretrained_info"))
-            pretrained_d = gr.Textbox(**_train_control("pretrained_d", "train.pretrained_info"))
+            pretrained_g = gr.Textbox(**_train_control("pretrained_g", info=t("train.pretrained_info")))
+            pretrained_d = gr.Textbox(**_train_control("pretrained_d", info=t("train.pretrained_info")))
         with gr.Row():
             button = gr.Button(t("train.train"), variant="primary", interactive=False)
             pause_button = gr.Button(t("train.pause"), interactive=False)
@@ -418,11 +414,11 @@ def _export_panel() -> SimpleNamespace:
             index_button = gr.Button(t("train.index"), interactive=False)
         index_status = gr.Markdown(elem_id="train-status-index")
         with gr.Row():
-            checkpoint = gr.Dropdown([], label=t("train.checkpoint"), info=t("train.checkpoint_info"),
-                                     allow_custom_value=True)
-            export_name = gr.Textbox(label=t("train.export_name"), info=t("train.export_name_info"),
-                                     elem_id="train-export-name")
-            overwrite = gr.Checkbox(value=False, label=t("train.overwrite"), info=t("train.overwrite_info"))
+            checkpoint = gr.Dropdown(**control(service.ExportParams, "checkpoint_name", "train.checkpoint",
+                                               choices=[], allow_custom_value=True))
+            export_name = gr.Textbox(**control(service.ExportParams, "export_name", "train.export_name",
+                                               elem_id="train-export-name"))
+            overwrite = gr.Checkbox(**control(service.ExportParams, "overwrite", "train.overwrite"))
         button = gr.Button(t("train.export"), variant="primary", interactive=False)
         status = gr.Markdown(elem_id="train-status-export")
         exported = gr.File(label=t("ui.download"), file_count="multiple", interactive=False)

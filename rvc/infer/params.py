@@ -24,13 +24,14 @@ class ConvertParams(Params):
 
     transpose: int = param(0, "pitch shift (+12 = one octave up, male to female; -12 down)", minimum=-48,
                            maximum=48, unit="semitones")
-    f0_method: str = param("rmvpe", "pitch extraction method (rmvpe: best in most cases; pm: fastest)",
+    f0_method: str = param("rmvpe", "pitch extraction method (rmvpe: best in most cases; pm: fastest; harvest: "
+                             "good for low voices, slow; crepe: slow on CPU)",
                            choices=F0_METHODS)
     index_rate: float = param(0.75, "how much of the training voice's timbre the index brings (0 = off)",
                               minimum=0.0, maximum=1.0)
     filter_radius: int = param(3, "3 or more: median filter of that radius on harvest/dio pitch", minimum=0,
                                maximum=7)
-    resample_sr: int = param(0, "output sample rate", minimum=16000, maximum=192000, unit="Hz",
+    resample_sr: int = param(0, "output sample rate (0 keeps the model's)", minimum=16000, maximum=192000, unit="Hz",
                              zero_means="keep the model's rate", suggestions=COMMON_OUTPUT_RATES_HZ)
     rms_mix_rate: float = param(0.25, "loudness envelope: 0 follows the input, 1 the model's output",
                                 minimum=0.0, maximum=1.0)

@@ -20,6 +20,7 @@ from rvc.infer.converter import (
 )
 from rvc.jobs import ADMIN_ROLE, GUEST_ROLE, Owner, StoreOpenError
 from rvc.jobs.records import Progress, Task, Training, public_fields  # what the answers show
+from rvc.params import Params
 from rvc.service.errors import (
     AlreadyFinished,
     Conflict,
@@ -120,6 +121,6 @@ __all__ = [
     "task_outputs", "training_metrics",
     "update_settings", "update_training", "upload_limit_bytes", "uploaded_file", "wait_task",
     "ONECLICK_PRESETS", "OUTPUT_FORMATS", "SAMPLE_RATES", "VERSIONS", "ExportParams", "ExtractParams",
-    "IndexParams", "OneClickParams",
+    "IndexParams", "OneClickParams", "Params",
     "PreprocessParams", "TrainParams",
 ]

@@ -49,7 +49,8 @@ class IndexParams(Params):
 class ExtractParams(OnDevices):
     action: ClassVar[str] = "extract"
 
-    f0_method: str = param("rmvpe", "pitch extraction method", choices=F0_METHODS)
+    f0_method: str = param("rmvpe", "pitch extraction method (rmvpe: best; pm: fastest; harvest: slow)",
+                         choices=F0_METHODS)
     devices: str = param(AUTO_DEVICES, DEVICES_HELP, aliases=DEVICE_ALIASES)
 
 
@@ -57,12 +58,13 @@ class ExtractParams(OnDevices):
 class TrainParams(OnDevices):
     action: ClassVar[str] = "training"
 
-    epochs: int = param(20, "train up to this epoch, counted from 1", minimum=1, maximum=100_000,
-                        aliases=("total_epoch",))
-    batch_size: int = param(8, "pieces per step and per GPU", minimum=1, maximum=1024)
+    epochs: int = param(20, "train up to this epoch, counted from 1 (200 to 500 for small datasets)",
+                        minimum=1, maximum=100_000, aliases=("total_epoch",))
+    batch_size: int = param(8, "pieces per step and per GPU; lower it if the GPU runs out of memory",
+                            minimum=1, maximum=1024)
     save_every: int = param(5, "save a checkpoint every N epochs", minimum=1, maximum=100_000,
                             aliases=("save_every_epoch",))
-    latest_only: bool = param(False, "keep only the latest G_/D_ checkpoint pair")
+    latest_only: bool = param(False, "keep only the latest G_/D_ checkpoint pair (saves disk space)")
     cache_in_gpu: bool = param(False, "keep the whole dataset on the device (faster for datasets under 10 minutes)")
     save_small_each: bool = param(False, "also export a small model NAME_eEPOCH_sSTEP.pth at every checkpoint")
     pretrained_g: str | None = param(AUTO_BASE_MODEL, "base G to fine-tune from: auto (the ecosystem's for the "
@@ -77,9 +79,11 @@ class OneClickParams(OnDevices):
 
     preset: str = param("standard", "fast (20 epochs, pm), standard (100, rmvpe) or high (300, rmvpe)",
                         choices=ONECLICK_PRESETS)
-    sample_rate: str = param("40k", "the model's sample rate", choices=SAMPLE_RATES, aliases=("target_sr", "sr"))
-    version: str = param("v2", "model version (v2: 768-d features, the usual choice)", choices=VERSIONS)
-    f0: bool = param(True, "a model with pitch guidance (for singing and most voices)", aliases=("if_f0",))
+    sample_rate: str = param("40k", "the model's sample rate (40k suits most voices; 48k high-quality singing)",
+                             choices=SAMPLE_RATES, aliases=("target_sr", "sr"))
+    version: str = param("v2", "model version (v2: 768-d features, better in most cases)", choices=VERSIONS)
+    f0: bool = param(True, "a model with pitch guidance (needed for singing; off only for speech-only models)",
+                     aliases=("if_f0",))
     epochs: int | None = param(None, "override the preset's epoch count", minimum=1, maximum=100_000,
                                aliases=("total_epoch",))
     devices: str = param(AUTO_DEVICES, DEVICES_HELP, aliases=DEVICE_ALIASES)
@@ -94,4 +98,5 @@ class ExportParams(Params):
                                         aliases=("checkpoint",))
     export_name: str | None = param(None, "the model's name in assets/weights (default: the experiment's)",
                                     aliases=("name",))
-    overwrite: bool = param(False, "replace an existing model of that name")
+    overwrite: bool = param(False, "replace an existing model of that name (training already exports one named "
+                                          "after the experiment)")
