@@ -97,40 +97,59 @@ def task_owner(request: gr.Request | None) -> service.Owner | None:
 def require_admin(request: gr.Request | None) -> None:
     """A `gr.Error` for a guest (for an input only an admin may use, e.g. a path on the server)."""
     if not is_admin(request):
-        raise gr.Error(GUEST_REFUSED)
+        _refuse_guest()
 
 
 _REQUEST = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
                              annotation=gr.Request | None)
 
 
+def _refuse_guest() -> None:
+    raise gr.Error(GUEST_REFUSED)
+
+
 def admin_only(fn: Callable) -> Callable:
-    """The callback refused to guests (a plain function or a generator callback).
+    """The callback refused to guests (a plain function or a generator callback)."""
+    return _for_admins(fn, _refuse_guest)
+
+
+def admin_view(guest_view: Callable[[], Any]) -> Callable[[Callable], Callable]:
+    """A callback that reads an admin's data (trainings, settings, server paths), which shows a guest
+    ``guest_view()`` instead: what a server without that data shows. Page loads call it for every visitor, so a
+    guest gets no error, and its answer is the same whatever exists."""
+    return lambda fn: _for_admins(fn, guest_view)
+
+
+def _for_admins(fn: Callable, on_guest: Callable[[], Any]) -> Callable:
+    """``fn`` for admins and ``on_guest()`` (which may raise) for guests, checked on the server at each call.
 
     The wrapper's signature gains a last parameter ``request``, so Gradio passes it the `gr.Request` of the call;
-    the callback itself is called without it.
+    the callback itself is called without it. Gradio runs any event by its number, named or not, so the check is
+    here and not in what the page shows.
     """
     signature = inspect.signature(fn)
     with_request = signature.replace(parameters=[*signature.parameters.values(), _REQUEST])
 
-    def checked(args: tuple, kwargs: dict) -> inspect.BoundArguments:
+    def checked(args: tuple, kwargs: dict) -> tuple[inspect.BoundArguments, bool]:
         bound = with_request.bind(*args, **kwargs)
-        require_admin(bound.arguments.pop("request", None))
-        return bound
+        return bound, is_admin(bound.arguments.pop("request", None))
 
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            bound = checked(args, kwargs)
-            yield from fn(*bound.args, **bound.kwargs)
+            bound, admin = checked(args, kwargs)
+            if admin:
+                yield from fn(*bound.args, **bound.kwargs)
+            else:
+                yield on_guest()
 
     else:
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            bound = checked(args, kwargs)
-            return fn(*bound.args, **bound.kwargs)
+            bound, admin = checked(args, kwargs)
+            return fn(*bound.args, **bound.kwargs) if admin else on_guest()
 
     wrapper.__signature__ = with_request
     wrapper.__annotations__ = {**fn.__annotations__, "request": _REQUEST.annotation}
@@ -338,14 +357,15 @@ def upload_limit_bytes() -> int:
     return int(service.get_settings()["upload_limit_mb"]) * 1024 * 1024
 
 
-def save_uploads(paths: list[str], folder: str | None = None) -> list[str]:
-    """Files the browser uploaded (in Gradio's cache), saved by the service into `uploads/[folder/]`, where jobs
-    may read them; the size limit of the settings applies to each."""
+def save_uploads(paths: list[str], folder: str | None = None, owner: service.Owner | None = None) -> list[str]:
+    """Files the browser uploaded (in Gradio's cache), saved by the service into ``owner``'s uploads
+    (`service.owner_uploads`, then ``folder``), where jobs may read them; the size limit of the settings applies
+    to each."""
     if not paths:
         return []
     limit = upload_limit_bytes()
     saved = []
     for path in paths:
         with open(path, "rb") as stream:
-            saved.append(service.save_upload(Path(path).name, stream, limit, folder=folder)["path"])
+            saved.append(service.save_upload(Path(path).name, stream, limit, folder, owner)["path"])
     return saved

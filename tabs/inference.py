@@ -89,16 +89,17 @@ def convert(
 ) -> tuple[str, str, str, pd.DataFrame]:
     """A conversion task in the inference worker (in the Tasks tab, cancellable there; a crash of the worker fails
     the task, not the server), with the pitch curves of its input and output tracked there too."""
-    source = save_uploads([audio_file])[0] if audio_file else _server_path(server_path, request)
+    owner = task_owner(request)
+    source = save_uploads([audio_file], owner=owner)[0] if audio_file else _server_path(server_path, request)
     source = str(require(source, "Upload an audio file or enter a path on the server."))
     model = require(model, "Choose a model (put .pth files in assets/weights, then press Refresh).")
     params = _params(transpose, f0_method, index_rate, filter_radius, resample_sr, rms_mix_rate, protect, sid,
-                     noise_scale, save_uploads([f0_file])[0] if f0_file else None)
-    task = service.submit_conversion(source, model, params, _index_arg(index), output_format,
-                                     owner=task_owner(request), f0_curves=True)
+                     noise_scale, save_uploads([f0_file], owner=owner)[0] if f0_file else None)
+    task = service.submit_conversion(source, model, params, _index_arg(index), output_format, owner=owner,
+                                     f0_curves=True)
     for _ in follow_with_progress(task["id"], progress):
         pass
-    done = service.get_task(task["id"], owner=task_owner(request))
+    done = service.get_task(task["id"], owner=owner)
     if done["status"] != "completed":
         raise gr.Error(f"The conversion {done['status']} (task {done['id']}): {done['error'] or 'no error given'}")
     result = done["result"]
@@ -108,7 +109,7 @@ def convert(
 
 def _batch_sources(files: list[str] | None, folder: str, request: gr.Request | None) -> list[str]:
     """Uploaded files (saved into the uploads folder, where jobs may read them) and a server folder's files."""
-    sources = save_uploads(files or [])
+    sources = save_uploads(files or [], owner=task_owner(request))
     if (server_folder := _server_path(folder, request)) is not None:
         sources += [str(path) for path in service.collect_inputs(server_folder)]
     return require(sources or None, "Upload audio files or enter a folder on the server.")

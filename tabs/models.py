@@ -10,7 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from rvc import service
-from tabs.common import admin_only, follow_with_progress, for_json, require, size, user_errors
+from tabs.common import admin_only, admin_view, follow_with_progress, for_json, require, size, user_errors
 from tabs.i18n import t
 from tabs.train import experiment_names, find_training
 
@@ -105,6 +105,7 @@ def import_model(url: str, progress: gr.Progress = gr.Progress()) -> Iterator[tu
 
 
 @user_errors
+@admin_view(lambda: gr.update(choices=[], value=None))
 def training_checkpoints(experiment: str | None) -> dict:
     training = find_training(experiment)
     checkpoints = list((training or {}).get("checkpoints") or [])
@@ -129,6 +130,7 @@ def extract_small(experiment: str | None, checkpoint: str | None, name: str,
 
 
 @user_errors
+@admin_view(lambda: gr.update(choices=[]))
 def experiments() -> dict:
     return gr.update(choices=experiment_names())
 

@@ -9,12 +9,13 @@ import gradio as gr
 import pandas as pd
 
 from rvc import service
-from tabs.common import admin_only, follow_with_progress, size, user_errors
+from tabs.common import admin_only, admin_view, follow_with_progress, size, user_errors
 from tabs.i18n import t
 
 REFRESH_S = 5
 ALL_ASSETS = "all"
 ASSET_COLUMNS = ["asset", "present", "size", "size ok", "path"]
+SETTINGS = ("default_f0_method", "device", "upload_limit_mb", "allowed_paths", "compile_decoder")  # the form's order
 
 
 def system_markdown(info: dict | None) -> str:
@@ -49,6 +50,7 @@ def system_info() -> dict:
 
 
 @user_errors
+@admin_view(lambda: (pd.DataFrame([], columns=ASSET_COLUMNS), gr.update(choices=[], value=[])))
 def asset_status() -> tuple[pd.DataFrame, dict]:
     assets = service.get_asset_status()
     rows = [[a["name"], "✅" if a["present"] else "—", size(a.get("size_bytes")),
@@ -71,10 +73,15 @@ def download(names: list[str] | None,
 
 
 @user_errors
+@admin_view(lambda: (gr.skip(),) * len(SETTINGS))
 def get_settings() -> tuple:
+    return _settings_form()
+
+
+def _settings_form() -> tuple:
     settings = service.get_settings()
-    return (settings["default_f0_method"], settings["device"], settings["upload_limit_mb"],
-            "\n".join(settings["allowed_paths"]), settings["compile_decoder"])
+    settings["allowed_paths"] = "\n".join(settings["allowed_paths"])
+    return tuple(settings[name] for name in SETTINGS)
 
 
 @user_errors
@@ -85,7 +92,7 @@ def save_settings(default_f0_method: str, device: str, upload_limit_mb: float, a
     service.update_settings(default_f0_method=default_f0_method, device=(device or "auto").strip(),
                             upload_limit_mb=int(upload_limit_mb), allowed_paths=folders,
                             compile_decoder=bool(compile_decoder))
-    return ("Settings saved.", *get_settings())
+    return ("Settings saved.", *_settings_form())
 
 
 def build() -> None:

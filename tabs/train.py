@@ -16,7 +16,7 @@ import gradio as gr
 import pandas as pd
 
 from rvc import service
-from tabs.common import TaskView, admin_only, follow_with_progress, require, save_uploads, user_errors
+from tabs.common import TaskView, admin_only, admin_view, follow_with_progress, require, save_uploads, user_errors
 from tabs.i18n import control, t
 
 STEPS = ("none", "preprocessed", "extracted", "trained", "indexed", "exported")
@@ -130,10 +130,8 @@ def _samples(training: dict | None) -> list:
         SAMPLES - len(paths))
 
 
-@user_errors
-def load_training(name: str | None) -> list:
-    """Everything the wizard shows of an experiment: its settings, step panels, report, samples and loss plot."""
-    training = find_training(name)
+def _training_view(training: dict | None) -> list:
+    """Everything the wizard shows of an experiment (None: of no experiment)."""
     if training is None:
         fields = [gr.update()] * 4
         report = ""
@@ -144,6 +142,13 @@ def load_training(name: str | None) -> list:
         losses, rates = metrics_frames(service.training_metrics(training["id"]))
     statuses = [_task_status(latest_tasks(training).get(step)) for step in TASK_STEPS]
     return [*fields, *wizard_updates(training), report, *_samples(training), losses, rates, *statuses]
+
+
+@user_errors
+@admin_view(lambda: _training_view(None))
+def load_training(name: str | None) -> list:
+    """Everything the wizard shows of an experiment: its settings, step panels, report, samples and loss plot."""
+    return _training_view(find_training(name))
 
 
 def _task_status(task: dict | None) -> str:
@@ -157,12 +162,14 @@ def _task_status(task: dict | None) -> str:
 
 
 @user_errors
+@admin_view(lambda: gr.update(choices=[], value=None))
 def refresh_experiments(name: str | None = None) -> dict:
     names = experiment_names()
     return gr.update(choices=names, value=name if name else (names[0] if names else None))
 
 
 @user_errors
+@admin_view(lambda: (service.TrainParams().pretrained_g, service.TrainParams().pretrained_d))
 def pretrained_for(target_sr: str, version: str, if_f0: bool) -> tuple[str, str]:
     """The base models for the rate/version/f0 when downloaded; else "auto" (use them once present, else none)."""
     found = service.pretrained_for(target_sr, version, bool(if_f0))
@@ -312,6 +319,7 @@ def export(name: str | None, checkpoint: str | None, export_name: str, overwrite
 
 
 @user_errors
+@admin_view(lambda: [gr.skip()] * (len(TASK_STEPS) + 3))
 def follow_running(name: str | None, progress: gr.Progress = gr.Progress()) -> Iterator[list]:  # noqa: B008
     """On opening an experiment: follow the step that is running, if any (outputs as `load_training`'s tail)."""
     training = find_training(name)

@@ -22,7 +22,6 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, WebSocketException, status
@@ -30,12 +29,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from rvc import service
-from rvc.api.schemas import InferenceRequest
 
 _bearer = HTTPBearer(auto_error=False, description="the server's admin or guest token (printed at start)")
 ADMIN_USER = "admin"  # the login generated when none is given
 GUEST_REFUSED = "guests may only convert, follow tasks and list models: this needs the admin token"
-UPLOADS = "uploads"  # RVC_HOME's folder of uploads (POST /system/upload), the only files a guest may convert
 
 
 class Role(StrEnum):
@@ -190,16 +187,3 @@ async def caller_owner(connection: HTTPConnection, role: CallerRole) -> service.
 
 CallerOwner = Annotated[service.Owner | None, Depends(caller_owner)]
 
-
-def guest_converts_uploads_only(body: InferenceRequest, role: CallerRole) -> None:
-    """A guest converts what it uploaded (POST /system/upload), never another file of the server: 403."""
-    if role is Role.ADMIN:
-        return
-    audio = service.client_path(body.audio_path)
-    try:
-        inside = Path(audio).is_relative_to(service.client_path(UPLOADS))
-    except FileNotFoundError:  # no uploads folder yet
-        inside = False
-    if not inside:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            "a guest may only convert its uploads: send the path POST /system/upload gave")

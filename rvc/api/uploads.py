@@ -20,8 +20,8 @@ MULTIPART_SLACK_BYTES = 64 * 1024  # boundaries and part headers around the file
 class _FilePart:
     """The multipart callbacks: the part named `FIELD` is written to an `UploadWriter`, other parts are skipped."""
 
-    def __init__(self, limit_bytes: int, folder: str | None) -> None:
-        self.limit_bytes, self.folder = limit_bytes, folder
+    def __init__(self, limit_bytes: int, folder: str | None, owner: service.Owner | None) -> None:
+        self.limit_bytes, self.folder, self.owner = limit_bytes, folder, owner
         self.writer: service.UploadWriter | None = None
         self._in_file = False
         self._field, self._value = b"", b""
@@ -52,7 +52,8 @@ class _FilePart:
         _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
         filename = options.get(b"filename")
         if options.get(b"name") == FIELD.encode() and filename is not None and self.writer is None:
-            self.writer = service.UploadWriter(filename.decode("utf-8", "replace"), self.limit_bytes, self.folder)
+            self.writer = service.UploadWriter(filename.decode("utf-8", "replace"), self.limit_bytes, self.folder,
+                                               self.owner)
             self._in_file = True
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
@@ -63,8 +64,11 @@ class _FilePart:
         self._in_file = False
 
 
-async def receive_upload(request: Request, folder: str | None = None) -> dict[str, Any]:
-    """Store the `file` field of a multipart/form-data request (see the module's docstring)."""
+async def receive_upload(
+    request: Request, folder: str | None = None, owner: service.Owner | None = None
+) -> dict[str, Any]:
+    """Store the `file` field of a multipart/form-data request into ``owner``'s uploads (see the module's
+    docstring and `rvc.service.owner_uploads`)."""
     content_type, options = parse_options_header(request.headers.get("content-type"))
     if content_type != b"multipart/form-data" or b"boundary" not in options:
         raise service.UnsupportedMedia(f"send multipart/form-data with the file in the field {FIELD!r}")
@@ -73,7 +77,7 @@ async def receive_upload(request: Request, folder: str | None = None) -> dict[st
     if announced and announced.isdigit() and int(announced) > limit + MULTIPART_SLACK_BYTES:
         raise service.TooLarge(f"the upload ({int(announced) // 2**20} MB) is larger than the limit of "
                                f"{limit // 2**20} MB")
-    part = _FilePart(limit, folder)
+    part = _FilePart(limit, folder, owner)
     parser = MultipartParser(options[b"boundary"], part.callbacks())
     try:
         async for chunk in request.stream():

@@ -54,7 +54,8 @@ def load_f0_curve(path: str | os.PathLike[str]) -> np.ndarray:
                 raise ValueError
             points.append([float(fields[0]), float(fields[1])])
         except ValueError:
-            raise ValueError(f"{path}, line {line_number}: expected 'time_seconds, hz', got {line!r}") from None
+            # the line itself is not quoted: the file may be any file a client named (a database, a file list)
+            raise ValueError(f"{path}, line {line_number}: expected 'time_seconds, hz' (two numbers)") from None
     if not points:
         raise ValueError(f"{path}: no 'time_seconds, hz' pairs found")
     curve = np.array(points, dtype=np.float32)

@@ -24,6 +24,7 @@ import av
 from rvc.config import get_paths
 from rvc.f0 import load_f0_curve
 from rvc.infer.converter import MEDIA_SUFFIXES
+from rvc.jobs import Owner
 from rvc.security import PathNotAllowedError, allowed_roots, is_allowed, resolve_allowed
 from rvc.service.archives import Budget, unpack
 from rvc.service.errors import Conflict, NotFound, TooLarge, UnsupportedMedia
@@ -32,6 +33,7 @@ from rvc.settings import load_settings
 
 SNIFF_BYTES = 32  # enough for every header judged here (a faiss header is the longest)
 MAX_NAME_CHARS = 120
+GUESTS_FOLDER = "guests"  # uploads/guests/<who>/: each guest's own uploads
 MODEL_SUFFIXES = (".pth", ".pt")
 INDEX_SUFFIX = ".index"
 CURVE_SUFFIXES = (".txt", ".csv")
@@ -125,12 +127,28 @@ def upload_limit_bytes() -> int:
     return load_settings().upload_limit_mb * 2**20
 
 
-def upload_folder(name: str | None = None) -> Path:
-    """uploads/, or the sub-folder ``name`` (reduced to a plain name, created when missing), which must be a real
-    folder inside uploads/ and not a link out of it.
+def is_guest(owner: Owner | None) -> bool:
+    """Whether ``owner`` is restricted to its own files (None: a server without logins, where all is the user's)."""
+    return owner is not None and not owner.sees_all
+
+
+def owner_uploads(owner: Owner | None) -> Path:
+    """Where ``owner``'s uploads go: uploads/ itself for an admin (and on a server without logins), else the guest's
+    own folder, uploads/guests/user-<name>, or uploads/guests/token for the guest token (which names a role, not a
+    person). A guest converts only what is in its folder, and numbering a taken name tells it nothing of others'.
     """
     uploads = get_paths().uploads
-    folder = uploads / safe_name(name) if name else uploads
+    if not is_guest(owner):
+        return uploads
+    return uploads / GUESTS_FOLDER / (f"user-{safe_name(owner.user)}" if owner.user else "token")
+
+
+def upload_folder(name: str | None = None, owner: Owner | None = None) -> Path:
+    """``owner``'s upload folder (`owner_uploads`), or its sub-folder ``name`` (reduced to a plain name), created
+    when missing; it must be a real folder inside uploads/ and not a link out of it.
+    """
+    uploads, base = get_paths().uploads, owner_uploads(owner)
+    folder = base / safe_name(name) if name else base
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -148,13 +166,15 @@ class UploadWriter:
     and a finished one appears complete, under its sanitised name (numbered if the name is taken).
     """
 
-    def __init__(self, filename: str, limit_bytes: int | None = None, folder: str | None = None) -> None:
+    def __init__(
+        self, filename: str, limit_bytes: int | None = None, folder: str | None = None, owner: Owner | None = None
+    ) -> None:
         self.name = safe_name(filename)
         suffix = os.path.splitext(self.name)[1].lower()
         self.claimed = ("model" if suffix in MODEL_SUFFIXES else "index" if suffix == INDEX_SUFFIX
                         else "curve" if suffix in CURVE_SUFFIXES else "zip" if suffix == ZIP_SUFFIX else "media")
         self.limit_bytes = upload_limit_bytes() if limit_bytes is None else limit_bytes
-        self.folder = upload_folder(folder)
+        self.folder = upload_folder(folder, owner)
         handle, temporary = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.folder)
         self._file = os.fdopen(handle, "wb")
         self._temporary = Path(temporary)
@@ -283,10 +303,11 @@ def _decodable_audio(path: Path) -> bool:
 
 
 def save_upload(
-    filename: str, stream: Iterable[bytes], limit_bytes: int | None = None, folder: str | None = None
+    filename: str, stream: Iterable[bytes], limit_bytes: int | None = None, folder: str | None = None,
+    owner: Owner | None = None,
 ) -> dict[str, Any]:
-    """Store the chunks of ``stream`` as `uploads/[folder/]<filename>` (see `UploadWriter`)."""
-    with UploadWriter(filename, limit_bytes, folder) as writer:
+    """Store the chunks of ``stream`` as `<owner's uploads>/[folder/]<filename>` (see `UploadWriter`)."""
+    with UploadWriter(filename, limit_bytes, folder, owner) as writer:
         for chunk in stream:
             writer.write(chunk)
         return writer.finish()
@@ -304,6 +325,20 @@ def uploaded_file(file_id: str) -> Path:
     if not path.is_file():
         raise missing
     return path
+
+
+def own_upload(path: str, owner: Owner) -> Path:
+    """A file of ``owner``'s uploads (`owner_uploads`). Anything else (another's upload, a server file, a missing
+    one) is the same `NotFound`, so a guest learns nothing about files that are not its own.
+    """
+    missing = NotFound(f"no upload of yours at {path!r}: upload the file first")
+    try:
+        resolved = client_path(path)
+    except (PathNotAllowedError, FileNotFoundError):
+        raise missing from None
+    if not resolved.is_relative_to(os.path.realpath(owner_uploads(owner))) or not resolved.is_file():
+        raise missing
+    return resolved
 
 
 def browse(path: str | None = None, limit: int | None = None, offset: int = 0) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from rvc.infer.converter import AUTO_INDEX, as_params, resolve_index
 from rvc.jobs import INFERENCE_KIND, TERMINAL_STATUSES, Owner, Task, TaskStatus
 from rvc.security import PathNotAllowedError
 from rvc.service.errors import AlreadyFinished, Conflict, NotFound
-from rvc.service.files import client_path
+from rvc.service.files import client_path, is_guest, own_upload
 from rvc.service.jobs import conversion_resource, job_errors, runner, submit
-from rvc.service.models import check_index_fits, model_path, model_record
+from rvc.service.models import check_index_fits, list_indexes, model_path, model_record
 from rvc.service.pages import check_window, page
 
 API_OUTPUTS = "api"  # conversions submitted as tasks write to outputs/api/<random>/, one folder per task
@@ -195,17 +195,22 @@ def submit_conversion(
     ``index``: "auto" (the index named after the model, when there is one), None for none, or a path. The
     output goes to `outputs/api/<random>/<input>_<model>.<format>`, so tasks never overwrite each other's.
     ``f0_curves``: the worker also tracks the pitch of the input and the output (the result's "f0_curves").
+    A guest converts its own uploads (with its own pitch curve) and an index of the listing only; any other file
+    is answered as missing (`own_upload`).
     """
-    source = client_path(audio_path)
+    guest = is_guest(owner)
+    source = own_upload(audio_path, owner) if guest else client_path(audio_path)
     if not source.is_file():
         raise FileNotFoundError(f"{audio_path!r} is not a file")
     model = model_path(model_id)
-    convert_params = as_params(with_confined_f0_file(params))
+    convert_params = as_params(with_confined_f0_file(params, owner))
     fmt = output_format.lower()
     if fmt not in SUPPORTED_OUTPUT_FORMATS:
         raise ParameterError(f"output_format {output_format!r} is not supported: use one of "
                              f"{', '.join(SUPPORTED_OUTPUT_FORMATS)}")
     index_path = None
+    if guest and index not in (None, "", AUTO_INDEX) and index not in {entry["path"] for entry in list_indexes()}:
+        raise NotFound(f"index {index!r} not found: choose one of the listed indexes, auto or none")
     if convert_params.index_rate > 0 and index not in (None, ""):
         index_path = resolve_index(index if index == AUTO_INDEX else client_path(index), model)
         if index_path is not None:
@@ -219,9 +224,9 @@ def submit_conversion(
     return submit(INFERENCE_KIND, params=request, resource=conversion_resource(), owner=owner)
 
 
-def with_confined_f0_file(params: dict[str, Any] | None) -> dict[str, Any]:
-    """The parameters with their `f0_file` (a client's path) resolved inside the allowed roots before anything
-    looks at the file, so no answer tells whether a file outside them exists.
+def with_confined_f0_file(params: dict[str, Any] | None, owner: Owner | None = None) -> dict[str, Any]:
+    """The parameters with their `f0_file` (a client's path) resolved inside the allowed roots (for a guest: inside
+    its uploads) before anything looks at the file, so no answer tells whether a file out of reach exists.
     """
     params = dict(params or {})
     f0_file = params.get("f0_file")
@@ -230,5 +235,5 @@ def with_confined_f0_file(params: dict[str, Any] | None) -> dict[str, Any]:
     elif not isinstance(f0_file, str):
         raise ParameterError(f"f0_file={f0_file!r}: give a path to a pitch curve file")
     else:
-        params["f0_file"] = str(client_path(f0_file))
+        params["f0_file"] = str(own_upload(f0_file, owner) if is_guest(owner) else client_path(f0_file))
     return params

@@ -6,10 +6,13 @@ two generated API tokens) and a plain loopback one (no login, Host and Origin ch
 
 from __future__ import annotations
 
+import collections
+import json
 import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -70,8 +73,11 @@ def servers(tmp_path_factory, rvc_home: Path):
         public = pool.submit(start_webui, envs[0], "--host", "0.0.0.0", "--guest", ":".join(GUEST))
         loopback = pool.submit(start_webui, envs[1])
         (public_process, public_url), (loopback_process, loopback_url) = public.result(), loopback.result()
+    secrets = printed_secrets(public_process)
+    for process in (public_process, loopback_process):  # read on (and dropped), so a full pipe never blocks a server
+        threading.Thread(target=collections.deque, args=(process.stdout, 0), daemon=True).start()
     try:
-        yield Public(public_url, homes[0], printed_secrets(public_process)), loopback_url
+        yield Public(public_url, homes[0], secrets), loopback_url
     finally:
         stop(public_process)
         stop(loopback_process)
@@ -130,7 +136,7 @@ def test_the_api_needs_a_token_and_a_guest_may_only_convert(public: Public):
         created = api.post("/inference/tasks", json=request, headers=guest)
         assert created.status_code == 201, created.text
         model_file = str(public.home / "assets" / "weights" / "tiny.pth")
-        assert api.post("/inference/tasks", json=request | {"audio_path": model_file}, headers=guest).status_code == 403
+        assert api.post("/inference/tasks", json=request | {"audio_path": model_file}, headers=guest).status_code == 404
         task = created.json()["id"]
         assert api.get(f"/tasks/{task}", headers=guest).status_code == 200
         cancelled = api.post(f"/tasks/{task}/cancel", headers=guest)  # its own: reached (400 if already done)
@@ -298,6 +304,79 @@ def test_a_guest_downloads_no_server_file_by_path(public: Public, owned: Owned):
     refused = sum(guest_status == 403 for guest_status, _ in answers)
     print(f"guest file-route requests by path: {len(answers)} tried, {refused} refused")
     assert answers == [(403, 200)] * len(answers) and len(answers) == 15
+
+
+# --- the public server: every Gradio event, as a guest, beside an admin's data ---------------------------------
+
+SECRET_NAME = "admin-secret-voice"  # an admin's experiment
+NEVER_SENT = ("secret-dataset-folder", "admin-secret-upload", "secret-allowed-root")  # what a guest never names
+
+
+def admins_data(public: Public) -> None:
+    """An experiment (with its dataset folder), an upload and a setting of the admin's, on the public server."""
+    dataset = public.home / "uploads" / NEVER_SENT[0]
+    dataset.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CLIP, dataset / "clip.flac")
+    root = public.home.parent / NEVER_SENT[2]
+    root.mkdir(exist_ok=True)
+    with httpx.Client(base_url=f"{public.url}api/v2", timeout=60, headers=bearer(public.secrets["admin_token"])) as api:
+        created = api.post("/trainings", json={"name": SECRET_NAME, "target_sr": "40k", "dataset_path": str(dataset)})
+        assert created.status_code in (201, 409), created.text
+        with open(CLIP, "rb") as file:
+            assert api.post("/system/upload", files={"file": (f"{NEVER_SENT[1]}.flac", file)}).status_code == 201
+        settings = api.get("/system/settings").json()
+        paths = sorted({*settings["allowed_paths"], str(root)})
+        assert api.put("/system/settings", json={"allowed_paths": paths}).status_code == 200
+
+
+def run_event(browser: httpx.Client, fn_index: int, data: list) -> str:
+    """One Gradio event run the way the page runs it (the queue, by number: unnamed events too): what it answered
+    (each message's data, error and success, without timings and the queue's bookkeeping), as text."""
+    session = f"matrix{fn_index}{time.monotonic_ns()}"
+    joined = browser.post("/gradio_api/queue/join", json={"data": data, "fn_index": fn_index, "event_data": None,
+                                                           "session_hash": session, "trigger_id": None})
+    if not joined.is_success:
+        return joined.text
+    answers = []
+    with browser.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}, timeout=60) as stream:
+        for line in stream.iter_lines():
+            message = json.loads(line.removeprefix("data:")) if line.startswith("data:") else {}
+            if "output" in message:
+                output = message["output"]
+                answers.append([output.get("data"), output.get("error"), message.get("success")])
+            if message.get("msg") in ("process_completed", "unexpected_error"):
+                break
+    return json.dumps(answers)
+
+
+def test_no_gradio_event_shows_a_guest_the_admins_data(public: Public):
+    """Every event of the page (named or not), with its defaults and with the admin's experiment name in each
+    text input: a guest's answers hold none of the admin's data, and naming the experiment answers as naming one
+    that does not exist."""
+    admins_data(public)
+    admin_login = ("admin", public.secrets["password"])
+    with page_session(public.url, *GUEST) as guest, page_session(public.url, *admin_login) as admin:
+        config = guest.get("/config").json()
+        values = {component["id"]: component.get("props", {}).get("value") for component in config["components"]}
+        events = [(index, [values.get(i) for i in dependency["inputs"]])
+                  for index, dependency in enumerate(config["dependencies"]) if dependency.get("backend_fn", True)]
+        leaks, oracles, calls = [], [], 0
+        for index, defaults in events:
+            named = [SECRET_NAME if value is None or isinstance(value, str) else value for value in defaults]
+            missing = ["no-such-voice" if value == SECRET_NAME else value for value in named]
+            answers = [run_event(guest, index, data) for data in (defaults, named, missing)]
+            calls += len(answers)
+            leaks += [(index, answer[:300]) for answer in answers if any(secret in answer for secret in NEVER_SENT)]
+            if SECRET_NAME in answers[0]:
+                leaks.append((index, answers[0][:300]))
+            same = answers[1].replace(SECRET_NAME, "X") == answers[2].replace("no-such-voice", "X")
+            if SECRET_NAME in named and not same:
+                oracles.append((index, answers[1][:300], answers[2][:300]))
+        # the admin's own page does show them: the secrets are there to be found
+        assert SECRET_NAME in run_event(admin, next(index for index, dependency in enumerate(config["dependencies"])
+                                                    if dependency.get("api_name") == "list_trainings"), [None])
+    print(f"guest Gradio matrix: {len(events)} events, {calls} calls, {len(leaks)} leaks, {len(oracles)} oracles")
+    assert leaks == [] and oracles == []
 
 
 # --- the loopback server: DNS rebinding -----------------------------------------------------------------------

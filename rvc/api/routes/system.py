@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request, status
 
 from rvc import service
-from rvc.api.auth import ADMIN_ONLY
+from rvc.api.auth import ADMIN_ONLY, CallerOwner
 from rvc.api.common import PageQuery
 from rvc.api.schemas import (
     ERRORS,
@@ -40,11 +40,13 @@ def info() -> dict:
 
 
 @router.post("/upload", status_code=status.HTTP_201_CREATED, response_model=UploadOut, openapi_extra=UPLOAD_BODY)
-async def upload(request: Request, folder: str | None = Query(None, description="a sub-folder of uploads/")) -> dict:
-    """Store a file (multipart field `file`) under uploads/: audio/video, or a `.pth` model or `.index` by its
-    name; 413 above the size limit (settings), 415 when the content is not what the name claims.
+async def upload(request: Request, owner: CallerOwner,
+                 folder: str | None = Query(None, description="a sub-folder of uploads/")) -> dict:
+    """Store a file (multipart field `file`) under uploads/ (a guest's under its own folder, the only files it
+    may convert): audio/video, or a `.pth` model or `.index` by its name; 413 above the size limit (settings), 415
+    when the content is not what the name claims.
     """
-    return await receive_upload(request, folder)
+    return await receive_upload(request, folder, owner)
 
 
 @router.get("/files/browse", response_model=BrowseOut, dependencies=ADMIN_ONLY)

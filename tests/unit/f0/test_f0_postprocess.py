@@ -46,7 +46,7 @@ def test_curve_file_accepts_commas_and_whitespace(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("0, 100\n0.5; 120\n", r"line 2: expected 'time_seconds, hz', got '0.5; 120'"),
+        ("0, 100\n0.5; 120\n", r"line 2: expected 'time_seconds, hz' \(two numbers\)$"),
         ("0, 100, 3\n", r"line 1: expected"),
         ("\n\n", "no 'time_seconds, hz' pairs found"),
         ("0.5, 100\n0.2, 120\n", "times must start at 0 s or later and increase"),
@@ -93,3 +93,10 @@ def test_fit_frames_pads_centred_like_pm_and_crops_the_end() -> None:
     np.testing.assert_array_equal(fit_frames(f0, 9), [0, 0, 1, 2, 3, 4, 5, 0, 0])
     np.testing.assert_array_equal(fit_frames(f0, 4), [1, 2, 3, 4])
     np.testing.assert_array_equal(fit_frames(f0, 5), f0)
+
+
+def test_a_bad_line_is_never_quoted(tmp_path) -> None:
+    """A client may name any file as its curve: the error says where it fails, never what the file holds."""
+    with pytest.raises(ValueError) as refused:
+        load_f0_curve(_write(tmp_path, "SQLite format 3 secret-row\n"))
+    assert "secret" not in str(refused.value) and "SQLite" not in str(refused.value)

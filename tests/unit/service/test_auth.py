@@ -123,12 +123,16 @@ def test_guests_reach_only_converting_and_reading_routes(home: Path, jobs):
 
 def test_a_guest_converts_its_uploads_only(home: Path, jobs):
     client = TestClient(create_api("admin-secret", "guest-secret"))
-    upload = write_wav(home / "uploads" / "take.wav")
-    body = {"model_id": "tiny", "audio_path": str(upload), "params": {"f0_method": "pm"}}
+    take = write_wav(home / "take.wav").read_bytes()
+    upload = client.post("/system/upload", files={"file": ("take.wav", take)}, headers=GUEST).json()["path"]
+    body = {"model_id": "tiny", "audio_path": upload, "params": {"f0_method": "pm"}}
     assert client.post("/inference/tasks", json=body, headers=GUEST).status_code == 201
+    admins = client.post("/system/upload", files={"file": ("take.wav", take)}, headers=ADMIN).json()["path"]
     elsewhere = write_wav(home / "logs" / "voice" / "take.wav")
-    answer = client.post("/inference/tasks", json=body | {"audio_path": str(elsewhere)}, headers=GUEST)
-    assert answer.status_code == 403 and "uploads" in answer.json()["detail"]
+    for path in (admins, str(elsewhere), str(home / "uploads" / "missing.wav")):  # the same answer for each
+        answer = client.post("/inference/tasks", json=body | {"audio_path": path}, headers=GUEST)
+        assert answer.status_code == 404 and answer.json()["detail"] == f"no upload of yours at {path!r}: upload " \
+                                                                          "the file first"
     assert client.post("/inference/tasks", json=body | {"audio_path": str(elsewhere)}, headers=ADMIN).status_code == 201
 
 

@@ -26,9 +26,14 @@ def foreign_reads(task_id: str) -> dict:
     }
 
 
+def own_take(owner: service.Owner | None) -> str:
+    """A recording in ``owner``'s uploads, as the service stores one."""
+    return service.save_upload("take.wav", [write_wav(Path(service.owner_uploads(None)) / "source.wav").read_bytes()],
+                               owner=owner)["path"]
+
+
 def test_each_guest_sees_and_cancels_only_its_own_tasks(home: Path, jobs):
-    write_wav(home / "uploads" / "take.wav")
-    tasks = {name: service.submit_conversion("uploads/take.wav", "tiny", {"f0_method": "pm"}, owner=owner)
+    tasks = {name: service.submit_conversion(own_take(owner), "tiny", {"f0_method": "pm"}, owner=owner)
              for name, owner in (("alice", ALICE), ("bob", BOB), ("root", ROOT), ("local", None))}
     assert tasks["alice"]["owner"] == {"user": "alice", "role": "guest"} and tasks["local"]["owner"] is None
     for task in tasks.values():
@@ -55,3 +60,21 @@ def test_each_guest_sees_and_cancels_only_its_own_tasks(home: Path, jobs):
             else:
                 call(owner)
     assert service.get_task(tasks["alice"]["id"], owner=ALICE)["status"] == "completed"
+
+
+def test_a_guest_converts_only_its_own_uploads_and_learns_nothing_of_others(home: Path, jobs):
+    alice_take, bob_take = own_take(ALICE), own_take(BOB)
+    assert Path(alice_take).name == Path(bob_take).name == "take.wav"  # no "take (1).wav" telling of another's
+    assert Path(alice_take).parent != Path(bob_take).parent
+    write_wav(home / "logs" / "voice" / "take.wav")
+    answers = set()
+    for path in (bob_take, str(home / "logs" / "voice" / "take.wav"), "uploads/source.wav", "uploads/nothing.wav",
+                 "/etc/passwd"):
+        for params in ({"f0_method": "pm"}, {"f0_method": "pm", "f0_file": path}):
+            source = alice_take if "f0_file" in params else path
+            with pytest.raises(service.NotFound) as refused:
+                service.submit_conversion(source, "tiny", params, owner=ALICE)
+            answers.add(str(refused.value).replace(repr(path), "PATH"))
+    assert answers == {"no upload of yours at PATH: upload the file first"}  # the same for existing and missing
+    assert service.submit_conversion(alice_take, "tiny", {"f0_method": "pm"}, owner=ALICE)["status"] == "queued"
+    assert service.submit_conversion(alice_take, "tiny", {"f0_method": "pm"}, owner=ROOT)["status"] == "queued"

@@ -137,9 +137,9 @@ class FakeService:
         return {"default_f0_method": "rmvpe", "device": "auto", "upload_limit_mb": 1, "allowed_paths": [],
                 "compile_decoder": False}
 
-    def save_upload(self, filename, stream, limit_bytes=None, folder=None) -> dict:
+    def save_upload(self, filename, stream, limit_bytes=None, folder=None, owner=None) -> dict:
         data = stream.read()
-        self.calls.append(("save_upload", (filename, len(data), limit_bytes), {"folder": folder}))
+        self.calls.append(("save_upload", (filename, len(data), limit_bytes), {"folder": folder, "owner": owner}))
         return {"path": f"/uploads/{folder + '/' if folder else ''}{filename}"}
 
 

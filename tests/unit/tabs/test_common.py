@@ -64,7 +64,7 @@ def test_save_uploads_go_through_the_service_with_the_limit(fake, tmp_path):
     clip = tmp_path / "a.wav"
     clip.write_bytes(b"RIFF....WAVE")
     assert common.save_uploads([str(clip)], folder="set") == ["/uploads/set/a.wav"]
-    assert fake.calls[-1] == ("save_upload", ("a.wav", 12, 1024 * 1024), {"folder": "set"})
+    assert fake.calls[-1] == ("save_upload", ("a.wav", 12, 1024 * 1024), {"folder": "set", "owner": None})
 
 
 def test_a_gradio_error_passes_unchanged():
