@@ -30,6 +30,8 @@ TORCH_PREAMBLE = "Weights only load failed."
 TORCH_DOCS = "Check the documentation"
 ENFORCE_PREFIX = re.compile(r"^\[enforce fail at [^\]]*\]\s*\.?\s*")  # c10's "[enforce fail at file.cc:180] . "
 UNREADABLE = "not a readable PyTorch file (truncated or another format)"
+ALLOCATION_FAILED = "can't allocate memory"  # c10's CPU allocator, past the process's memory limit
+OUT_OF_MEMORY = "loading it takes more memory than this process may use"
 
 
 class WeightsFileError(ValueError):
@@ -50,7 +52,11 @@ def load_weights(path: str | os.PathLike, stand_ins: Iterable[tuple[object, str]
     except pickle.UnpicklingError as error:
         raise WeightsFileError(refusal(str(error))) from error
     except RuntimeError as error:  # the zip reader: a truncated archive, a zip that torch did not write
+        if ALLOCATION_FAILED in str(error):
+            raise WeightsFileError(OUT_OF_MEMORY) from error
         raise WeightsFileError(f"{UNREADABLE}: {first_sentence(str(error))}") from error
+    except MemoryError as error:
+        raise WeightsFileError(OUT_OF_MEMORY) from error
     except Exception as error:  # the legacy reader fails on foreign bytes with any type (KeyError, EOFError...)
         raise WeightsFileError(UNREADABLE) from error
     try:

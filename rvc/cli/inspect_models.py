@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rvc.memory import limit_data_memory
+from rvc.safe_load import OUT_OF_MEMORY
 from rvc.synth import CheckpointError
 from rvc.synth.tools import model_info
 
@@ -39,6 +40,5 @@ def inspect_file(path: Path, memory_mb: int | None) -> dict[str, Any]:
         return {"path": str(path), "info": model_info(path)}
     except (CheckpointError, OSError) as error:
         return {"path": str(path), "error": str(error)}
-    except MemoryError:
-        return {"path": str(path), "error": f"{path}: reading it needs more than the {memory_mb} MB of memory a "
-                                            "model's metadata may take"}
+    except MemoryError:  # past the limit outside torch.load (which says so as a CheckpointError)
+        return {"path": str(path), "error": f"{path}: {OUT_OF_MEMORY} ({memory_mb} MB)"}

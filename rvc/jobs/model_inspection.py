@@ -30,6 +30,7 @@ INSPECT_MEMORY_MB = 2048
 """Above what the child holds once started; a real model needs about its own size (the largest, a 48k `G_*.pth`
 with its optimizer: 430 MB)."""
 READ_BYTES = 65536
+INSPECT_COMMAND = (sys.executable, "-m", "rvc", "inspect")  # tests put stand-ins in its place
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,19 @@ class Inspection:
 
 
 def inspect_models(
-    paths: Sequence[Path], timeout_s: float = INSPECT_TIMEOUT_S, memory_mb: int = INSPECT_MEMORY_MB
+    paths: Sequence[Path], timeout_s: float = INSPECT_TIMEOUT_S, memory_mb: int = INSPECT_MEMORY_MB,
+    command: Sequence[str] = INSPECT_COMMAND,
 ) -> dict[Path, Inspection]:
     """An answer for every path: one child reads them all unless one of them stops it."""
     answers: dict[Path, Inspection] = {}
     while len(answers) < len(paths):
-        answers |= _inspect_in_child(list(paths[len(answers):]), timeout_s, memory_mb)
+        argv = [*command, "--memory-mb", str(memory_mb), "--", *map(str, paths[len(answers):])]
+        answers |= _inspect_in_child(argv, list(paths[len(answers):]), timeout_s)
     return answers
 
 
-def _inspect_in_child(paths: list[Path], timeout_s: float, memory_mb: int) -> dict[Path, Inspection]:
+def _inspect_in_child(command: list[str], paths: list[Path], timeout_s: float) -> dict[Path, Inspection]:
     """The answers one child gives, in order, up to and including the file it died or stalled on."""
-    command = [sys.executable, "-m", "rvc", "inspect", "--memory-mb", str(memory_mb), "--", *map(str, paths)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # reading needs no thread pool
     answers: dict[Path, Inspection] = {}
     with subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
