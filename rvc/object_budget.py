@@ -49,7 +49,7 @@ def check_object_budget(root: object) -> None:
             continue
         if not count:
             continue
-        if depth >= MAX_DEPTH:
+        if depth > MAX_DEPTH:
             raise ObjectBudgetError(f"it nests containers more than {MAX_DEPTH} levels deep "
                                     "(a model file's metadata is a few levels of lists and dicts)")
         met += count  # before the children are listed: a container of millions is refused without copying it

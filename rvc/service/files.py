@@ -202,10 +202,10 @@ class UploadWriter:
     def _judge_whole(self, kind: str) -> None:
         """What only the whole file shows: a torch zip holds `<name>/data.pkl` and a torch file declares no more
         than it holds; an index's layout fits its size; media has a decodable audio stream."""
+        if self.claimed == "model" and (problem := _model_problem(self._temporary)):
+            self._refuse(problem)  # first: listing a zip's directory costs memory by its declared size
         if kind == "pytorch-zip" and not _torch_zip(self._temporary):
             self._refuse()
-        if self.claimed == "model" and (problem := _model_problem(self._temporary)):
-            self._refuse(problem)
         if self.claimed == "index" and (problem := _index_problem(self._temporary)):
             self._refuse(problem)
         if self.claimed == "media" and not _decodable_audio(self._temporary):
