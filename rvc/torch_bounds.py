@@ -37,6 +37,7 @@ ZIP64_EOCD_FORMAT = "<4sQ2H2L4Q"
 ZIP_START = b"PK\x03\x04"
 ZIP_TAIL_BYTES = 22 + 65535  # the end-of-directory record and the longest comment it may carry
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a legacy torch.save: this number alone
+LEGACY_HEAD_BYTES = 2 * MAX_PICKLE_BYTES + 4096  # the object's and the storage keys' pickles, after three tiny ones
 
 
 class DeclaredSizeError(ValueError):
@@ -60,7 +61,7 @@ def check_declared_sizes(path: str | os.PathLike) -> None:
             _check_zip(file, size)
         else:
             file.seek(0)
-            _check_pickles(file.read(MAX_PICKLE_BYTES + ZIP_TAIL_BYTES), size)
+            _check_pickles(file.read(LEGACY_HEAD_BYTES), size)
 
 
 def _check_zip(file: BinaryIO, size: int) -> None:

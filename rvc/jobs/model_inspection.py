@@ -4,7 +4,8 @@ A server lists the models that guests put in `assets/weights`; parsing one in th
 hostile file take the server's memory, crash it, or hold a request for minutes. So the files are read by
 ``python -m rvc inspect`` (`rvc.cli.inspect_models`), all of a listing's unread files by one child: the child
 answers one line per file, and each file has `INSPECT_TIMEOUT_S` to answer. A file whose read kills the child
-or outlasts its time is answered with an error, and the files after it go to a fresh child.
+or outlasts its time is answered with an error, and the files after it go to a fresh child. POSIX only (pipes
+waited on with `selectors`), like the job runner's process groups.
 """
 
 from __future__ import annotations
