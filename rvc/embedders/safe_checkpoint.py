@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from rvc.embedders.errors import EmbedderError
-from rvc.safe_load import UNREADABLE, WeightsFileError, first_sentence, load_weights, refusal
+from rvc.safe_load import UNREADABLE, WeightsFileError, check_file, first_sentence, load_weights, refusal
 
 
 class InertStandIn:
@@ -79,6 +79,10 @@ def read_checkpoint(path: Path) -> Any:
     Raises :class:`EmbedderError` naming ``path`` for anything that is not such a checkpoint:
     a truncated or foreign file, or one whose pickle needs other code.
     """
+    try:
+        check_file(path)  # before torch lists the globals: that inflates the pickle
+    except WeightsFileError as exc:
+        raise EmbedderError(f"{path}: {exc}") from exc
     refused = sorted(_pickled_globals(path) - ALLOWED_GLOBALS)
     if refused:
         raise EmbedderError(

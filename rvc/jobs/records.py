@@ -172,7 +172,11 @@ class Training:
 
 @dataclass(frozen=True)
 class ModelRecord:
-    """What the model list shows about one inference `.pth`, cached so listing does not load every file."""
+    """What the model list shows about one inference `.pth`, cached so listing does not load every file.
+
+    A file that could not be read is cached too, as its ``error`` with nothing else, so that a hostile file costs
+    one read, not one per listing; any change to the file (size or time) has it read again.
+    """
 
     model_id: str
     path: str
@@ -183,6 +187,7 @@ class ModelRecord:
     size: int | None = None
     index_path: str | None = None
     updated: float | None = None
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

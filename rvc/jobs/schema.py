@@ -93,6 +93,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX tasks_owner ON tasks(owner_role, owner, created)",
         ),
     ),
+    Migration(
+        "models' read error; the cached models are forgotten, since earlier versions cached a file's info "
+        "stringified whatever it was (a hostile one took 100 MB): each is read again by the bounded reader",
+        (
+            "ALTER TABLE models ADD COLUMN error TEXT",
+            "DELETE FROM models",
+        ),
+    ),
 )
 
 

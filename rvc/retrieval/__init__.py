@@ -9,10 +9,13 @@ from rvc.retrieval.discovery import find_index_for_model, list_indexes
 from rvc.retrieval.errors import IndexFileError, IndexMismatchError
 from rvc.retrieval.features import apply_protect, prepare_features
 from rvc.retrieval.index import RetrievalIndex, load_index, neighbour_weights
+from rvc.retrieval.layout import IndexLayout, IndexLayoutError, read_layout
 
 __all__ = [
     "BuiltIndex",
     "IndexFileError",
+    "IndexLayout",
+    "IndexLayoutError",
     "IndexMismatchError",
     "RetrievalIndex",
     "apply_protect",
@@ -23,4 +26,5 @@ __all__ = [
     "n_ivf_for",
     "neighbour_weights",
     "prepare_features",
+    "read_layout",
 ]

@@ -16,6 +16,7 @@ import faiss
 import numpy as np
 
 from rvc.retrieval.errors import IndexFileError, IndexMismatchError
+from rvc.retrieval.layout import IndexLayoutError, read_layout
 
 NEIGHBOURS = 8
 # faiss prefixes its messages with the C++ function and source line that raised them.
@@ -88,16 +89,20 @@ class RetrievalIndex:
 def load_index(path: str | os.PathLike[str]) -> RetrievalIndex:
     """Read a faiss ``.index`` file; raise :class:`IndexFileError` naming it if that is impossible.
 
-    The bytes are read by Python and deserialised, because faiss's own file reader cannot open
-    non-ASCII paths on Windows, and many users' folders have Chinese names.
+    The layout is checked against the file's size first (`rvc.retrieval.layout`): faiss allocates whatever
+    counts a file declares. The bytes are read by Python and deserialised, because faiss's own file reader
+    cannot open non-ASCII paths on Windows, and many users' folders have Chinese names.
     """
     path = Path(path)
     try:
+        if path.stat().st_size == 0:
+            raise IndexFileError(f"{path}: not a faiss index: the file is empty (0 bytes)")
+        read_layout(path)
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise IndexFileError(f"{path}: cannot read the index file: {exc}") from exc
-    if data.size == 0:
-        raise IndexFileError(f"{path}: not a faiss index: the file is empty (0 bytes)")
+    except IndexLayoutError as exc:
+        raise IndexFileError(f"{path}: not a faiss index: {exc}") from exc
     try:
         index = faiss.deserialize_index(data)
     except RuntimeError as exc:

@@ -3,7 +3,8 @@
 An upload is counted while it streams and stopped as soon as it passes the limit (`upload_limit_mb`), so a
 client cannot fill the disk or the memory with one request. Its name only says what it claims to be (a `.pth`
 model, an `.index`, or else audio/video); the content must be that: its first bytes are judged as they arrive
-and the whole file once received (a PyTorch zip holds `data.pkl`, media decodes with PyAV), and anything else
+and the whole file once received (a PyTorch zip holds `data.pkl` and no file declares more than it holds, an
+index's whole layout fits its size, media decodes with PyAV), and anything else
 is refused and removed. The name is reduced to a plain file name before it is used.
 """
 
@@ -25,11 +26,13 @@ from rvc.config import get_paths
 from rvc.f0 import load_f0_curve
 from rvc.infer.converter import MEDIA_SUFFIXES
 from rvc.jobs import Owner
+from rvc.retrieval import IndexLayoutError, read_layout
 from rvc.security import PathNotAllowedError, allowed_roots, is_allowed, resolve_allowed
 from rvc.service.archives import Budget, unpack
 from rvc.service.errors import Conflict, NotFound, TooLarge, UnsupportedMedia
 from rvc.service.pages import paginate
 from rvc.settings import load_settings
+from rvc.torch_bounds import DeclaredSizeError, check_declared_sizes
 
 SNIFF_BYTES = 32  # enough for every header judged here (a faiss header is the longest)
 MAX_NAME_CHARS = 120
@@ -217,17 +220,24 @@ class UploadWriter:
         return kind
 
     def _judge_whole(self, kind: str) -> None:
-        """What only the whole file shows: a torch zip holds `<name>/data.pkl`; media has a decodable audio stream."""
+        """What only the whole file shows: a torch zip holds `<name>/data.pkl` and a torch file declares no more
+        than it holds; an index's layout fits its size; media has a decodable audio stream."""
+        if self.claimed == "model" and (problem := _model_problem(self._temporary)):
+            self._refuse(problem)  # first: listing a zip's directory costs memory by its declared size
         if kind == "pytorch-zip" and not _torch_zip(self._temporary):
             self._refuse()
+        if self.claimed == "index" and (problem := _index_problem(self._temporary)):
+            self._refuse(problem)
         if self.claimed == "media" and not _decodable_audio(self._temporary):
             self._refuse()
         if self.claimed == "curve" and not _readable_curve(self._temporary):
             self._refuse()
 
-    def _refuse(self) -> None:
+    def _refuse(self, problem: str | None = None) -> None:
+        """Remove the upload and say why: the ``problem`` found in it, or that its content is not what it claims."""
         self.abort()
-        raise UnsupportedMedia(f"{self.name!r} is not {_CLAIMS[self.claimed][1]}: the content decides, not the name")
+        reason = problem or "the content decides, not the name"
+        raise UnsupportedMedia(f"{self.name!r} is not {_CLAIMS[self.claimed][1]}: {reason}")
 
     def _unpack_clips(self) -> dict[str, Any]:
         """A zip of clips becomes a folder of them, `uploads/[folder/]<zip name>/` (numbered if taken): a dataset.
@@ -281,6 +291,24 @@ def _torch_zip(path: Path) -> bool:
             return any(PurePosixPath(name).parts[1:] == ("data.pkl",) for name in archive.namelist())
     except (zipfile.BadZipFile, OSError):
         return False
+
+
+def _model_problem(path: Path) -> str | None:
+    """What makes a torch file declare more than it holds (`rvc.torch_bounds`), if anything."""
+    try:
+        check_declared_sizes(path)
+    except DeclaredSizeError as error:
+        return str(error)
+    return None
+
+
+def _index_problem(path: Path) -> str | None:
+    """What keeps a faiss index's layout from fitting its file (`rvc.retrieval.layout`), if anything."""
+    try:
+        read_layout(path)
+    except IndexLayoutError as error:
+        return str(error)
+    return None
 
 
 def _readable_curve(path: Path) -> bool:

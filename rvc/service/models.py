@@ -1,8 +1,10 @@
 """Model services: the models of `assets/weights` with their metadata, the `.index` files, and the model tools
 (rename, delete, info text, merge, ONNX export; importing from a URL is `rvc.service.importer`).
 
-A model's id is its file stem. Reading a model's metadata loads the file, so what was read is cached in the job
-store (keyed by size and modification time) and a listing stays fast with many large models.
+A model's id is its file stem. Reading a model's metadata loads the file, which a guest may have put there, so it
+is read in a child process with limits (`rvc.jobs.model_inspection`), and what was read is cached in the job store
+(keyed by size and modification time): a listing stays fast with many large models and starts no process when no
+model is new.
 """
 
 from __future__ import annotations
@@ -10,19 +12,24 @@ from __future__ import annotations
 import os
 import re
 import struct
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rvc.config import get_paths
-from rvc.jobs import ModelRecord
+from rvc.jobs import JobStore, ModelRecord
+from rvc.jobs.model_inspection import inspect_models
 from rvc.retrieval import list_indexes as find_indexes
 from rvc.service.errors import Conflict, NotFound
 from rvc.service.jobs import run_task, runner
-from rvc.synth import CheckpointError
 from rvc.synth import tools as synth_tools
 
 MODEL_NAME = re.compile(r"^[\w\-][\w.\- ]{0,99}$")
 FEATURE_DIMS = {"v1": 256, "v2": 768}  # the width of the content features a model of each version reads
+_inspecting = threading.Lock()
 
 
 def check_model_name(name: str) -> str:
@@ -41,20 +48,57 @@ def model_path(model_id: str) -> Path:
 
 
 def model_record(path: Path) -> ModelRecord:
-    """The model's metadata, read from the file only when the cached record is older than the file."""
+    """The model's metadata (see `model_records`); FileNotFoundError when the file is gone."""
+    record = model_records([path]).get(path)
+    if record is None:
+        raise FileNotFoundError(f"{path}: the file is gone")
+    return record
+
+
+def model_records(paths: Sequence[Path]) -> dict[Path, ModelRecord]:
+    """The metadata of each model file: the cached record where the file has not changed since it was read, else
+    read now by one child process for all of them (`rvc.jobs.model_inspection`: the server never parses a
+    stranger's file itself) and cached, a file that could not be read as a record with its ``error`` alone.
+
+    A file that cannot be looked at (gone since it was listed) has no record.
+    """
     store = runner().store
-    stat = path.stat()
+    records = {path: record for path in paths if (record := _cached(store, path))}
+    stale = [path for path in paths if path not in records]
+    if stale:
+        with _inspecting:  # a burst of listings reads the new files once, in one child
+            records |= {path: record for path in stale if (record := _cached(store, path))}
+            records |= _read_records([path for path in stale if path not in records], store)
+    return {path: records[path] for path in paths if path in records}
+
+
+def _cached(store: JobStore, path: Path) -> ModelRecord | None:
+    """The stored record of ``path`` if the file is as it was when the record was read."""
     try:
+        stat = path.stat()
         cached = store.get_model(path.stem)
-    except LookupError:
-        cached = None
-    if cached and cached.path == str(path) and cached.size == stat.st_size and (cached.updated or 0) >= stat.st_mtime:
-        return cached
-    info = synth_tools.model_info(path)
-    return store.upsert_model(ModelRecord(
-        model_id=path.stem, path=str(path), version=info["version"], sample_rate=info["sample_rate"], f0=info["f0"],
-        info=info["info"], size=stat.st_size,
-    ))
+    except (OSError, LookupError):
+        return None
+    fresh = cached.path == str(path) and cached.size == stat.st_size and (cached.updated or 0) >= stat.st_mtime
+    return cached if fresh else None
+
+
+def _read_records(paths: list[Path], store: JobStore) -> dict[Path, ModelRecord]:
+    read_at = time.time()  # before the files are looked at: a file changed while it is read is read again later
+    sizes = {}
+    for path in paths:
+        try:
+            sizes[path] = path.stat().st_size
+        except OSError:
+            continue
+    records = {}
+    for path, answer in inspect_models(list(sizes)).items():
+        base = ModelRecord(model_id=path.stem, path=str(path), size=sizes[path], updated=read_at)
+        info = answer.info
+        record = replace(base, error=answer.error) if info is None else replace(
+            base, version=info["version"], sample_rate=info["sample_rate"], f0=info["f0"], info=info["info"])
+        records[path] = store.upsert_model(record)
+    return records
 
 
 def _index_roots() -> list[Path]:
@@ -73,28 +117,31 @@ def _linked_index(stem: str, indexes: dict[Path, list[Path]]) -> str | None:
     return None
 
 
-def _model_dict(path: Path, indexes: dict[Path, list[Path]]) -> dict[str, Any]:
-    entry: dict[str, Any] = {"model_id": path.stem, "path": str(path), "size_bytes": path.stat().st_size,
-                             "index_path": _linked_index(path.stem, indexes)}
-    try:
-        record = model_record(path)
-    except (CheckpointError, OSError, ValueError) as error:
-        return entry | {"version": None, "sample_rate": None, "f0": None, "info": None, "error": str(error)}
-    return entry | {"version": record.version, "sample_rate": record.sample_rate, "f0": record.f0,
-                    "info": record.info, "error": None}
+def _model_dict(path: Path, record: ModelRecord | None, indexes: dict[Path, list[Path]]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"model_id": path.stem, "path": str(path), "index_path": _linked_index(path.stem, indexes)}
+    if record is None:
+        return entry | {"size_bytes": None, "version": None, "sample_rate": None, "f0": None, "info": None,
+                        "error": f"{path}: the file is gone"}
+    return entry | {"size_bytes": record.size, "version": record.version, "sample_rate": record.sample_rate,
+                    "f0": record.f0, "info": record.info, "error": record.error}
 
 
 def list_models_detailed() -> list[dict[str, Any]]:
     """Every `.pth` of `assets/weights` with version, sample rate, f0, info text, size and linked index; a file
-    that cannot be read is listed with its "error".
+    that cannot be read is listed with its "error". The files not read before are read by one child process.
     """
     weights = get_paths().weights
+    if not weights.is_dir():
+        return []
     indexes = {root: find_indexes(root) for root in _index_roots()}
-    return [_model_dict(path, indexes) for path in sorted(weights.glob("*.pth"))] if weights.is_dir() else []
+    paths = sorted(weights.glob("*.pth"))
+    records = model_records(paths)
+    return [_model_dict(path, records.get(path), indexes) for path in paths]
 
 
 def model_detail(model_id: str) -> dict[str, Any]:
-    return _model_dict(model_path(model_id), {root: find_indexes(root) for root in _index_roots()})
+    path = model_path(model_id)
+    return _model_dict(path, model_records([path]).get(path), {root: find_indexes(root) for root in _index_roots()})
 
 
 def rename_model(model_id: str, new_name: str) -> dict[str, Any]:

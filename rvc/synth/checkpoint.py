@@ -23,6 +23,7 @@ from rvc.devices import default_dtype
 from rvc.empty_modules import empty_modules
 from rvc.safe_load import WeightsFileError, load_weights
 from rvc.synth.config import PHONE_DIMS, SynthesizerConfig
+from rvc.synth.metadata import iteration_of, small_model_fields, tensors_of
 from rvc.synth.presets import all_presets
 from rvc.synth.synthesizer import ModelInfo, Synthesizer
 
@@ -107,25 +108,28 @@ def load_checkpoint(path: str | os.PathLike) -> LoadedCheckpoint:
 
 
 def _read_inference_file(path: Path, content: Mapping) -> LoadedCheckpoint:
-    weights = content["weight"]
-    if not isinstance(weights, Mapping):
-        raise CheckpointError(path, "'weight' is not a dictionary of tensors")
-    state = canonical_keys(weights)
-    version = str(content.get("version", "v1"))
-    f0 = bool(content.get("f0", 1))
     try:
-        config = SynthesizerConfig.from_list(list(content["config"]), version, f0)
+        state = canonical_keys(tensors_of(content["weight"], "weight"))
+        fields = small_model_fields(content)
+    except ValueError as error:
+        raise CheckpointError(path, str(error)) from error
+    try:
+        config = SynthesizerConfig.from_list(fields.config, fields.version, fields.f0)
     except (TypeError, ValueError) as error:
         raise CheckpointError(path, f"invalid 'config' list: {error}") from error
     if "emb_g.weight" in state:
         config = config.replace(spk_embed_dim=int(state["emb_g.weight"].shape[0]))
-    info = ModelInfo(version, config.sample_rate, f0, config.spk_embed_dim, str(content.get("info", "")), "inference")
+    info = ModelInfo(fields.version, config.sample_rate, fields.f0, config.spk_embed_dim, fields.info, "inference")
     _check_fits(path, config, state, with_training_parts=False)
     return LoadedCheckpoint(config, state, info, "inference")
 
 
 def _read_training_file(path: Path, content: Mapping) -> LoadedCheckpoint:
-    state = canonical_keys(content["model"])
+    try:
+        state = canonical_keys(tensors_of(content["model"], "model"))
+        iteration = iteration_of(content)
+    except ValueError as error:
+        raise CheckpointError(path, str(error)) from error
     if not any(key.startswith("enc_p.") for key in state):
         if any(key.startswith("discriminators.") for key in state):
             raise CheckpointError(path, "this is a discriminator checkpoint (D_*.pth), not a voice model (G_*.pth)")
@@ -142,7 +146,6 @@ def _read_training_file(path: Path, content: Mapping) -> LoadedCheckpoint:
         config = _infer_config(path, state, version, f0)
         source = "training checkpoint, config inferred from the weights' shapes (no config.json beside it)"
     config = config.replace(spk_embed_dim=int(state["emb_g.weight"].shape[0]))
-    iteration = content.get("iteration")
     info_text = f"iteration {iteration}" if iteration is not None else ""
     info = ModelInfo(version, config.sample_rate, f0, config.spk_embed_dim, info_text, source)
     _check_fits(path, config, state, with_training_parts=any(k.startswith(TRAINING_ONLY_PREFIX) for k in state))

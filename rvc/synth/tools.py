@@ -17,6 +17,7 @@ from rvc.synth.checkpoint import (
     read_torch_file,
     small_model_dict,
 )
+from rvc.synth.metadata import MAX_INFO_CHARS
 
 
 def model_info(path: str | os.PathLike) -> dict:
@@ -27,13 +28,20 @@ def model_info(path: str | os.PathLike) -> dict:
 
 
 def modify_info(path: str | os.PathLike, info: str, output: str | os.PathLike | None = None) -> Path:
-    """Set the info text of a small `.pth`, written atomically to ``output`` (default: the file itself)."""
+    """Set the info text of a small `.pth`, written atomically to ``output`` (default: the file itself).
+
+    A text longer than a model file's info may be (`rvc.synth.metadata.MAX_INFO_CHARS`) is refused: it would be cut
+    on every read.
+    """
+    info = str(info)
+    if len(info) > MAX_INFO_CHARS:
+        raise ValueError(f"the info text has {len(info)} characters; a model's may have {MAX_INFO_CHARS}")
     path = Path(path)
     content = read_torch_file(path)
     if not isinstance(content, dict) or "weight" not in content or "config" not in content:
         raise CheckpointError(path, "only small inference models (.pth with 'weight' and 'config') carry an info text")
     load_checkpoint(path)  # refuse a damaged model before rewriting it
-    content["info"] = str(info)
+    content["info"] = info
     return atomic_torch_save(content, output or path)
 
 

@@ -12,6 +12,7 @@ import importlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -30,6 +31,7 @@ from websockets.sync.client import connect
 from rvc.jobs import JobStore
 from tests.conftest import DATA_DIR
 from tests.factories import tiny_pth
+from tests.hostile_files import HOSTILE_MODELS
 from tests.integration.conftest import start_webui, stop
 from tests.unit.train.tiny_experiment import tiny_config
 
@@ -236,6 +238,32 @@ def test_models_and_indexes_are_listed(api: httpx.Client):
     assert (tiny["version"], tiny["sample_rate"], tiny["f0"]) == ("v2", 40000, True)
     assert api.get("/models/tiny").json()["size_bytes"] == tiny["size_bytes"]
     assert api.get("/indexes").json()["total"] == 0
+
+
+def test_hostile_models_are_listed_with_their_error_fast_and_outside_the_server(api: httpx.Client, server,
+                                                                              tmp_path: Path):
+    """The issue's probe files in assets/weights: the list answers 200 at once, the files read by a child process."""
+    hostile = [entry for entry in HOSTILE_MODELS if entry.name in ("shared-reference-info", "nested-info")]
+    weights = server[1] / "assets" / "weights"
+    server_process = psutil.Process(server[2])
+    before = server_process.memory_info().rss
+    paths = [entry.write(weights) for entry in hostile]
+    try:
+        start = time.monotonic()
+        answer = api.get("/models")
+        seconds = time.monotonic() - start
+        assert answer.status_code == 200 and seconds < 15 and len(answer.content) < 20_000
+        listed = {model["model_id"]: model for model in answer.json()["items"]}
+        assert listed["tiny"]["error"] is None and listed["tiny"]["version"] == "v2"
+        for entry in hostile:
+            assert re.search(entry.problem, listed[entry.name]["error"]) and listed[entry.name]["info"] is None
+        assert server_process.memory_info().rss - before < 100 * 2**20
+        start = time.monotonic()
+        assert api.get("/models").json()["items"] == answer.json()["items"]  # cached: no child this time
+        assert time.monotonic() - start < 1
+    finally:
+        for path in paths:
+            assert api.delete(f"/models/{path.stem}").status_code == 204
 
 
 @needs_import

@@ -35,7 +35,7 @@ def test_an_old_database_opens_with_its_tasks_ownerless(tmp_path):
     old = old_database(path)
     assert "owner" not in columns(path)
     store = JobStore(path)
-    assert store.version == len(MIGRATIONS) == 2
+    assert store.version == len(MIGRATIONS)
     assert {"owner", "owner_role"} <= columns(path)
     task = store.get_task(old)
     assert (task.status, task.params, task.owner) == (TaskStatus.COMPLETED, {"input_path": "a.wav"}, None)
@@ -45,7 +45,8 @@ def test_an_old_database_opens_with_its_tasks_ownerless(tmp_path):
     store.close()
     JobStore(path).close()  # opening again applies nothing
     with sqlite3.connect(path) as connection:
-        assert [row[0] for row in connection.execute("SELECT version FROM schema_version")] == [1, 2]
+        assert [row[0] for row in connection.execute("SELECT version FROM schema_version")] == [
+            *range(1, len(MIGRATIONS) + 1)]
 
 
 def test_owners_are_recorded_at_creation_and_filter_the_list(tmp_path):
