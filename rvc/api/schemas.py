@@ -19,6 +19,7 @@ from rvc.service import (
     ExportParams,
     ExtractParams,
     IndexParams,
+    ModelRecord,
     OneClickParams,
     Owner,
     PreprocessParams,
@@ -117,16 +118,7 @@ class InferenceRequest(Body):
 # --- models -------------------------------------------------------------------------------------------------
 
 
-class ModelOut(Out):
-    model_id: str
-    path: str
-    version: str | None
-    sample_rate: int | None
-    f0: bool | None
-    info: str | None
-    size_bytes: int
-    index_path: str | None
-    error: str | None = Field(description="why the file could not be read, if it could not")
+ModelOut = record_model(ModelRecord, "ModelOut")
 
 
 class IndexOut(Out):

@@ -178,19 +178,19 @@ class ModelRecord:
     one read, not one per listing; any change to the file (size or time) has it read again.
     """
 
-    model_id: str
-    path: str
-    version: str | None = None
-    sample_rate: int | None = None
-    f0: bool | None = None
-    info: str | None = None
-    size: int | None = None
-    index_path: str | None = None
-    updated: float | None = None
-    error: str | None = None
+    model_id: str = describe("the model's name: its file stem in assets/weights")
+    path: str = describe("the model file")
+    version: str | None = describe("v1 or v2", None)
+    sample_rate: int | None = describe("the rate of its output, Hz", None)
+    f0: bool | None = describe("whether it has pitch guidance", None)
+    info: str | None = describe("the info text stored in the file", None)
+    size_bytes: int | None = describe("the file's size", None)
+    index_path: str | None = describe("the index linked to it by name (the ecosystem's rule), if any", None)
+    updated: float | None = describe("when the file was read", None, private=True)
+    error: str | None = describe("why the file could not be read, if it could not", None)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return public_dict(self)
 
 
 @dataclass(frozen=True)

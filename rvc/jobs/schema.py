@@ -101,6 +101,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DELETE FROM models",
         ),
     ),
+    Migration(
+        "models' size under the name the API gives it",
+        ("ALTER TABLE models RENAME COLUMN size TO size_bytes",),
+    ),
 )
 
 

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -341,7 +342,7 @@ class JobStore:
     # --- models -------------------------------------------------------------------------------------------
 
     def upsert_model(self, record: ModelRecord) -> ModelRecord:
-        values = record.to_dict() | {"updated": record.updated or time.time()}
+        values = asdict(record) | {"updated": record.updated or time.time()}
         values["f0"] = None if record.f0 is None else int(record.f0)
         columns = ", ".join(values)
         updates = ", ".join(f"{key} = excluded.{key}" for key in values if key != "model_id")

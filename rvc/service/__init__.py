@@ -19,7 +19,7 @@ from rvc.infer.converter import (
     resolve_model,
 )
 from rvc.jobs import ADMIN_ROLE, GUEST_ROLE, Owner, StoreOpenError
-from rvc.jobs.records import Progress, Task, Training, public_fields  # what the answers show
+from rvc.jobs.records import ModelRecord, Progress, Task, Training, public_fields  # what the answers show
 from rvc.params import Params
 from rvc.service.errors import (
     AlreadyFinished,
@@ -106,7 +106,7 @@ from rvc.vocabulary import F0_METHODS, ONECLICK_PRESETS, OUTPUT_FORMATS, SAMPLE_
 
 __all__ = [
     "f0_curves", "pretrained_for", "served_roots", "start_download", "ADMIN_ROLE", "GUEST_ROLE", "Owner",
-    "Progress", "Task", "Training", "public_fields",
+    "ModelRecord", "Progress", "Task", "Training", "public_fields",
     "StoreOpenError",
     "AUTO_INDEX", "AlreadyFinished", "F0_METHODS", "Conflict", "ConvertParams", "Converter", "NotAllowed", "NotFound",
     "PathNotAllowedError", "TooLarge", "UnsupportedMedia", "UploadWriter", "browse",

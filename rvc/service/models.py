@@ -79,7 +79,7 @@ def _cached(store: JobStore, path: Path) -> ModelRecord | None:
         cached = store.get_model(path.stem)
     except (OSError, LookupError):
         return None
-    fresh = cached.path == str(path) and cached.size == stat.st_size and (cached.updated or 0) >= stat.st_mtime
+    fresh = cached.path == str(path) and cached.size_bytes == stat.st_size and (cached.updated or 0) >= stat.st_mtime
     return cached if fresh else None
 
 
@@ -93,7 +93,7 @@ def _read_records(paths: list[Path], store: JobStore) -> dict[Path, ModelRecord]
             continue
     records = {}
     for path, answer in inspect_models(list(sizes)).items():
-        base = ModelRecord(model_id=path.stem, path=str(path), size=sizes[path], updated=read_at)
+        base = ModelRecord(model_id=path.stem, path=str(path), size_bytes=sizes[path], updated=read_at)
         info = answer.info
         record = replace(base, error=answer.error) if info is None else replace(
             base, version=info["version"], sample_rate=info["sample_rate"], f0=info["f0"], info=info["info"])
@@ -118,12 +118,9 @@ def _linked_index(stem: str, indexes: dict[Path, list[Path]]) -> str | None:
 
 
 def _model_dict(path: Path, record: ModelRecord | None, indexes: dict[Path, list[Path]]) -> dict[str, Any]:
-    entry: dict[str, Any] = {"model_id": path.stem, "path": str(path), "index_path": _linked_index(path.stem, indexes)}
     if record is None:
-        return entry | {"size_bytes": None, "version": None, "sample_rate": None, "f0": None, "info": None,
-                        "error": f"{path}: the file is gone"}
-    return entry | {"size_bytes": record.size, "version": record.version, "sample_rate": record.sample_rate,
-                    "f0": record.f0, "info": record.info, "error": record.error}
+        record = ModelRecord(model_id=path.stem, path=str(path), error=f"{path}: the file is gone")
+    return replace(record, index_path=_linked_index(path.stem, indexes)).to_dict()
 
 
 def list_models_detailed() -> list[dict[str, Any]]:
