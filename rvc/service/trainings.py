@@ -24,7 +24,7 @@ from rvc.infer.converter import ConvertParams, as_params
 from rvc.jobs import TRAINING_STEPS, Task, TaskStatus, Training
 from rvc.service.errors import Conflict, NotFound
 from rvc.service.files import client_path
-from rvc.service.jobs import job_errors, require_command, resource_of, runner, submit, task_dict
+from rvc.service.jobs import command_argv, job_errors, require_command, resource_of, runner, submit, task_dict
 from rvc.service.models import check_model_name
 from rvc.service.pages import check_window, page
 from rvc.service.tasks import stream_task, with_confined_f0_file
@@ -228,8 +228,9 @@ def start_preprocess(training_id: str, params: PreprocessParams | None = None) -
     """Cut the dataset into pieces at the training's rate."""
     params = (params or PreprocessParams()).validate()
     training, _ = _ready(training_id, "preprocess")
-    argv = ["preprocess", training.name, str(_dataset(training.dataset_path)), "--sr", training.target_sr]
-    return _step(training, "preprocess", argv + params.to_argv(), params.to_dict())
+    argv = command_argv("preprocess", [training.name, str(_dataset(training.dataset_path))],
+                        ["--sr", training.target_sr, *params.to_argv()])
+    return _step(training, "preprocess", argv, params.to_dict())
 
 
 def preprocess_samples(training_id: str, k: int = 5) -> list[dict[str, str]]:
@@ -265,9 +266,9 @@ def start_extract(training_id: str, params: ExtractParams | None = None) -> dict
         require_asset("hubert_base")
     if training.if_f0 and params.f0_method == "rmvpe":
         require_asset("rmvpe")
-    argv = ["extract", training.name, "--version", training.version, *params.to_argv()]
-    argv += [] if training.if_f0 else ["--no-f0"]
-    return _step(training, "extract", argv + _config_argv(training), params.to_dict(), resource_of(params.devices))
+    options = ["--version", training.version, *params.to_argv(), *([] if training.if_f0 else ["--no-f0"])]
+    argv = command_argv("extract", [training.name], options + _config_argv(training))
+    return _step(training, "extract", argv, params.to_dict(), resource_of(params.devices))
 
 
 def _config_argv(training: Training) -> list[str]:
@@ -301,8 +302,8 @@ def start_train(training_id: str, params: TrainParams | None = None) -> dict[str
     training, _ = _ready(training_id, "train")
     params = params.replace(pretrained_g=_pretrained(training, "G", params.pretrained_g),
                             pretrained_d=_pretrained(training, "D", params.pretrained_d))
-    argv = ["train", training.name, "--sr", training.target_sr, "--version", training.version,
-            "--f0" if training.if_f0 else "--no-f0", *params.to_argv()]
+    argv = command_argv("train", [training.name], ["--sr", training.target_sr, "--version", training.version,
+                                                   "--f0" if training.if_f0 else "--no-f0", *params.to_argv()])
     return _step(training, "train", argv, params.to_dict(), resource_of(params.devices))
 
 
@@ -355,7 +356,7 @@ async def stream_training(training_id: str, poll_s: float = 1.0) -> AsyncIterato
 def start_index(training_id: str) -> dict[str, Any]:
     """Build the retrieval index of the extracted features (linked into assets/indices)."""
     training, _ = _ready(training_id, "index")
-    return _step(training, "index", ["index", training.name], {})
+    return _step(training, "index", command_argv("index", [training.name]), {})
 
 
 def start_export(training_id: str, params: ExportParams | None = None) -> dict[str, Any]:
@@ -370,7 +371,7 @@ def start_export(training_id: str, params: ExportParams | None = None) -> dict[s
     params = params.replace(export_name=check_model_name(params.export_name or training.name))
     if (get_paths().weights / f"{params.export_name}.pth").exists() and not params.overwrite:
         raise Conflict(f"a model named {params.export_name!r} exists: choose another export_name or overwrite it")
-    return _step(training, "export", ["export", training.name, *params.to_argv()], params.to_dict())
+    return _step(training, "export", command_argv("export", [training.name], params.to_argv()), params.to_dict())
 
 
 def start_oneclick(
@@ -388,8 +389,9 @@ def start_oneclick(
         inference = as_params(with_confined_f0_file(inference.to_dict()))
     created = create_training(name, params.sample_rate, params.f0, params.version, dataset_path, config=config)
     training = _training(created["id"])
-    argv = [ONECLICK_KIND, training.name, training.dataset_path, *params.to_argv(), *_config_argv(training)]
-    argv += ["--inference-params", json.dumps(inference.to_dict())] if inference else []
+    flags = [*params.to_argv(), *_config_argv(training)]
+    flags += ["--inference-params", json.dumps(inference.to_dict())] if inference else []
+    argv = command_argv(ONECLICK_KIND, [training.name, training.dataset_path], flags)
     options = params.to_dict() | {"inference": inference.to_dict() if inference else None}
     return _step(training, ONECLICK_KIND, argv, options, resource_of(params.devices))
 
