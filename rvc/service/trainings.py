@@ -22,6 +22,7 @@ from rvc.assets import find_asset, is_present, require_asset
 from rvc.config import embedder_override, get_paths
 from rvc.infer.converter import ConvertParams, as_params
 from rvc.jobs import TRAINING_STEPS, Task, TaskStatus, Training
+from rvc.security import allowed_roots
 from rvc.service.errors import Conflict, NotFound
 from rvc.service.files import client_path
 from rvc.service.jobs import command_argv, job_errors, require_command, resource_of, runner, submit, task_dict
@@ -110,6 +111,12 @@ def _check_run_config(config: dict[str, Any], target_sr: str) -> None:
     rate = config["data"].get("sampling_rate")
     if rate != SAMPLE_RATES_HZ[target_sr]:
         raise ValueError(f"config's data.sampling_rate is {rate!r} but target_sr is {target_sr}")
+
+
+def _confinement() -> list[str]:
+    """The options that confine a step's reading of the dataset to the allowed roots (`--confine-to`), so that a
+    link in a dataset folder cannot pull another file of the server into an experiment."""
+    return [f"--confine-to={root}" for root in allowed_roots()]
 
 
 def _dataset(path: str) -> Path:
@@ -229,7 +236,7 @@ def start_preprocess(training_id: str, params: PreprocessParams | None = None) -
     params = (params or PreprocessParams()).validate()
     training, _ = _ready(training_id, "preprocess")
     argv = command_argv("preprocess", [training.name, str(_dataset(training.dataset_path))],
-                        ["--sr", training.target_sr, *params.to_argv()])
+                        ["--sr", training.target_sr, *params.to_argv(), *_confinement()])
     return _step(training, "preprocess", argv, params.to_dict())
 
 
@@ -389,7 +396,7 @@ def start_oneclick(
         inference = as_params(with_confined_f0_file(inference.to_dict()))
     created = create_training(name, params.sample_rate, params.f0, params.version, dataset_path, config=config)
     training = _training(created["id"])
-    flags = [*params.to_argv(), *_config_argv(training)]
+    flags = [*params.to_argv(), *_config_argv(training), *_confinement()]
     flags += ["--inference-params", json.dumps(inference.to_dict())] if inference else []
     argv = command_argv(ONECLICK_KIND, [training.name, training.dataset_path], flags)
     options = params.to_dict() | {"inference": inference.to_dict() if inference else None}

@@ -10,6 +10,7 @@ import pytest
 from rvc import service
 from rvc.__main__ import build_parser
 from rvc.jobs import Progress, Task, TaskStatus
+from rvc.security import allowed_roots
 from rvc.service.trainings import current_step
 from tests.unit.service.conftest import write_wav
 
@@ -93,6 +94,7 @@ def test_names_and_paths_come_after_a_double_dash_so_no_step_reads_them_as_optio
     assert argv[argv.index("--"):] == ["--", "-h", str(dataset)]
     parsed = build_parser("preprocess").parse_args(argv)
     assert (parsed.experiment, parsed.dataset, parsed.sr) == ("-h", str(dataset), "40k")
+    assert parsed.confine_to == [str(root) for root in allowed_roots()]
     with pytest.raises(service.NotFound):  # the stand-in command writes no model
         service.merge_models("tiny", "tiny", 0.5, "mixed", info="-rf")
     merged = service.list_tasks(kind="merge")["items"][0]["result"]["argv"]
@@ -120,7 +122,9 @@ def test_steps_run_in_order_with_the_commands_of_rvc_main(home: Path, dataset: P
     task = service.start_preprocess(training_id, service.PreprocessParams(n_proc=2))
     with pytest.raises(service.Conflict, match="preprocess step is (queued|running)"):
         service.start_preprocess(training_id)
-    assert finish(task)["result"]["argv"] == ["preprocess", "--sr", "40k", "--n-proc", "2", "--", "alice", str(dataset)]
+    confined = [f"--confine-to={root}" for root in allowed_roots()]  # the dataset is read inside these only
+    assert finish(task)["result"]["argv"] == ["preprocess", "--sr", "40k", "--n-proc", "2", *confined,
+                                              "--", "alice", str(dataset)]
     assert service.get_training(training_id)["current_step"] == "preprocessed"
 
     task = finish(service.start_extract(training_id, service.ExtractParams("pm", "cpu")))
