@@ -2,13 +2,17 @@
 to `rvc.service.UploadWriter`, which counts the bytes against the limit. Nothing is buffered whole (FastAPI's
 `UploadFile` would spool the entire body before the limit could be checked), and a body announced larger
 than the limit is refused before it is read.
+
+A body must also be whole: the server reads no further than its Content-Length, so a Content-Length that stops
+short of the multipart's closing boundary cuts the file, which would still sniff and decode as audio. A body
+that ends before its closing boundary, or with fewer bytes than it announced, is a 400 and nothing is kept.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request, status
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from rvc import service
@@ -24,6 +28,7 @@ class _FilePart:
         self.limit_bytes, self.folder = limit_bytes, folder
         self.writer: service.UploadWriter | None = None
         self._in_file = False
+        self.complete = False  # the closing boundary was read
         self._field, self._value = b"", b""
         self._headers: dict[bytes, bytes] = {}
 
@@ -32,7 +37,7 @@ class _FilePart:
             "on_part_begin": self._part_begin, "on_header_field": self._header_field,
             "on_header_value": self._header_value, "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
+            "on_part_end": self._part_end, "on_end": self._end,
         }
 
     def _part_begin(self) -> None:
@@ -62,6 +67,16 @@ class _FilePart:
     def _part_end(self) -> None:
         self._in_file = False
 
+    def _end(self) -> None:
+        self.complete = True
+
+
+def _cut_short(announced: str | None, received: int, complete: bool) -> str | None:
+    """Why a body that was read to its end is not whole (see the module's docstring), or None when it is."""
+    if announced and announced.isdigit() and received < int(announced):
+        return f"the body ended after {received} of the {announced} bytes its Content-Length announced"
+    return None if complete else "the multipart body ends before its closing boundary"
+
 
 async def receive_upload(request: Request, folder: str | None = None) -> dict[str, Any]:
     """Store the `file` field of a multipart/form-data request (see the module's docstring)."""
@@ -75,10 +90,15 @@ async def receive_upload(request: Request, folder: str | None = None) -> dict[st
                                f"{limit // 2**20} MB")
     part = _FilePart(limit, folder)
     parser = MultipartParser(options[b"boundary"], part.callbacks())
+    received = 0
     try:
         async for chunk in request.stream():
+            received += len(chunk)
             parser.write(chunk)
         parser.finalize()
+        if short := _cut_short(announced, received, part.complete):
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{short}: the upload was cut short, nothing is kept; "
+                                                             "send the whole file again")
     except BaseException:
         if part.writer is not None:
             part.writer.abort()

@@ -598,6 +598,53 @@ def chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
+def multipart_upload(name: str, content: bytes, boundary: str = "cut-boundary") -> tuple[str, bytes]:
+    """(Content-Type, body) of a multipart upload of ``content`` in the field "file"."""
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+            "Content-Type: audio/wav\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", body
+
+
+def send_raw_upload(site: Site, content_type: str, length: int, body: bytes) -> str:
+    """POST ``body`` with ``Content-Length: length`` on a raw socket, half-close it and read the status line
+    ("" when the server closes without an answer)."""
+    address = urlsplit(site.url)
+    head = (f"POST /api/v2/system/upload HTTP/1.1\r\nHost: {address.netloc}\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n")
+    with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
+        connection.sendall(head.encode() + body)
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer.decode("latin-1")
+
+
+def test_a_body_cut_short_by_its_content_length_is_refused_and_nothing_kept(site: Site):
+    """The server reads a body up to its Content-Length: one that stops before the multipart's closing boundary
+    cuts the file, which still looks like audio. It is a 400 naming the cut, and no file, whole or partial, stays."""
+    content_type, body = multipart_upload("cut.wav", wav_bytes(1.0))
+    for cut in (40, 400, len(body) // 2):  # in the closing boundary, in the audio, half the file
+        answer = send_raw_upload(site, content_type, len(body) - cut, body[:len(body) - cut])
+        assert answer.startswith("HTTP/1.1 400"), answer[:300]
+        assert "ends before its closing boundary" in answer and "nothing is kept" in answer
+    whole = send_raw_upload(site, content_type, len(body), body)  # the control: the same body, whole, is stored
+    assert whole.startswith("HTTP/1.1 201") and json.loads(whole.split("\r\n\r\n", 1)[1])["name"] == "cut.wav"
+    (site.home / "uploads" / "cut.wav").unlink()
+    assert not list((site.home / "uploads").glob("cut*")) and leftovers(site) == []
+
+
+def test_a_body_shorter_than_its_content_length_is_dropped_when_the_client_hangs_up(site: Site):
+    """A client that announces more than it sends, then closes: no answer reaches it, no file is kept, and the
+    server goes on answering."""
+    content_type, body = multipart_upload("hangup.wav", wav_bytes(1.0))
+    for sent in (len(body) - 1, len(body) // 2, 0):
+        answer = send_raw_upload(site, content_type, len(body), body[:sent])
+        assert not answer.startswith("HTTP/1.1 2"), answer[:300]
+    assert not list((site.home / "uploads").glob("hangup*")) and leftovers(site) == []
+    assert httpx.get(f"{site.api}/system/info", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
 def test_a_gradio_upload_is_judged_by_content_too(site: Site, tmp_path: Path):
     fake = tmp_path / "fake.wav"
     fake.write_text("plain text under an audio name")
