@@ -71,6 +71,14 @@ class _FilePart:
         self.complete = True
 
 
+def announced_too_large(announced: str | None, limit_bytes: int) -> str | None:
+    """Why a body whose Content-Length is ``announced`` cannot hold an upload within the limit, or None if it may
+    (the multipart's boundaries and part headers may come on top of the file: `MULTIPART_SLACK_BYTES`)."""
+    if announced and announced.isdigit() and int(announced) > limit_bytes + MULTIPART_SLACK_BYTES:
+        return f"the upload ({int(announced) // 2**20} MB) is larger than the limit of {limit_bytes // 2**20} MB"
+    return None
+
+
 def _cut_short(announced: str | None, received: int, complete: bool) -> str | None:
     """Why a body that was read to its end is not whole (see the module's docstring), or None when it is."""
     if announced and announced.isdigit() and received < int(announced):
@@ -85,9 +93,8 @@ async def receive_upload(request: Request, folder: str | None = None) -> dict[st
         raise service.UnsupportedMedia(f"send multipart/form-data with the file in the field {FIELD!r}")
     limit = service.upload_limit_bytes()
     announced = request.headers.get("content-length")
-    if announced and announced.isdigit() and int(announced) > limit + MULTIPART_SLACK_BYTES:
-        raise service.TooLarge(f"the upload ({int(announced) // 2**20} MB) is larger than the limit of "
-                               f"{limit // 2**20} MB")
+    if too_large := announced_too_large(announced, limit):
+        raise service.TooLarge(too_large)
     part = _FilePart(limit, folder)
     parser = MultipartParser(options[b"boundary"], part.callbacks())
     received = 0

@@ -121,6 +121,11 @@ class Site:
     def api(self) -> str:
         return f"{self.url}api/v2"
 
+    @property
+    def gradio_files(self) -> list[Path]:
+        """What Gradio holds in its upload folder and cache (GRADIO_TEMP_DIR)."""
+        return sorted(path for path in (self.home.parent / "gradio").rglob("*") if path.is_file())
+
 
 def wav_bytes(seconds: float = 0.3) -> bytes:
     buffer = io.BytesIO()
@@ -181,7 +186,8 @@ def site(tmp_path_factory, rvc_home: Path) -> Iterator[Site]:
     (home / "settings.json").write_text(json.dumps({"upload_limit_mb": LIMIT_MB}))
     build_outside(outside, home / "uploads")
     training, conversion = seed_jobs(home, outside)
-    env = dict(os.environ, RVC_HOME=str(home), RVC_EMBEDDER=str(rvc_home / "embedder"), OMP_NUM_THREADS="1")
+    env = dict(os.environ, RVC_HOME=str(home), RVC_EMBEDDER=str(rvc_home / "embedder"), OMP_NUM_THREADS="1",
+               GRADIO_TEMP_DIR=str(root / "gradio"))  # Gradio's uploads and cache, to see what it stored
     with live_webui(env) as url:
         yield Site(url, home, outside, training, conversion, hostile_forms(home, outside))
 
@@ -654,3 +660,34 @@ def test_a_gradio_upload_is_judged_by_content_too(site: Site, tmp_path: Path):
                                                                                 folder=""))
     assert not accepted and "'fake.wav' is not audio" in text
     assert not (site.home / "uploads" / "fake.wav").exists() and leftovers(site) == []
+
+
+# --- Gradio's upload route: the project's limit ------------------------------------------------------------------
+
+
+def gradio_upload(site: Site, content: bytes | Iterator[bytes], name: str = "big.wav") -> httpx.Response:
+    if isinstance(content, bytes):
+        return httpx.post(f"{site.url}gradio_api/upload", files={"files": (name, content)}, timeout=60)
+    return httpx.post(f"{site.url}gradio_api/upload", content=content, timeout=60,
+                      headers={"Content-Type": "multipart/form-data; boundary=x"})
+
+
+def test_gradio_uploads_keep_to_the_upload_limit_as_the_settings_say(site: Site):
+    """Gradio's own upload route stored any size; now a body over `upload_limit_mb` (1 MB here) is a 413 before
+    a byte is read, a chunked one (no length to judge) a 411, and the limit follows a change of the setting."""
+    before = site.gradio_files
+    over = wav_bytes() + bytes(3 * 2**20)  # 3 MB
+    refused = gradio_upload(site, over)
+    assert refused.status_code == 413 and "larger than the limit of 1 MB" in refused.text
+    chunked = gradio_upload(site, (bytes(2**16) for _ in range(48)))
+    assert chunked.status_code == 411 and "Content-Length" in chunked.text
+    assert site.gradio_files == before  # nothing stored, not even in part
+    small = gradio_upload(site, wav_bytes(), "small.wav")
+    assert small.status_code == 200 and Path(small.json()[0]).read_bytes() == wav_bytes()
+    settings = site.home / "settings.json"
+    try:
+        settings.write_text(json.dumps({"upload_limit_mb": 4}))
+        assert gradio_upload(site, over).status_code == 200  # the new limit, without a restart
+    finally:
+        settings.write_text(json.dumps({"upload_limit_mb": LIMIT_MB}))
+    assert gradio_upload(site, over).status_code == 413
