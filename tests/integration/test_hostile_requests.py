@@ -17,6 +17,7 @@ import re
 import select
 import shutil
 import socket
+import struct
 import time
 import zipfile
 from collections import Counter
@@ -691,3 +692,55 @@ def test_gradio_uploads_keep_to_the_upload_limit_as_the_settings_say(site: Site)
     finally:
         settings.write_text(json.dumps({"upload_limit_mb": LIMIT_MB}))
     assert gradio_upload(site, over).status_code == 413
+
+
+# --- stored content: media or downloads, never pages ------------------------------------------------------------
+
+SCRIPT = b"<html><body><script>document.title = 'pwned'; alert('pwned')</script></body></html>"
+PAGE_LIKE = {  # files a browser would run as a page or script, as a visitor could store or name them
+    "report.htm": SCRIPT, "page.xhtml": b'<html xmlns="http://www.w3.org/1999/xhtml">' + SCRIPT + b"</html>",
+    "logo.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    "app.js": b"alert(1)", "feed.xml": b"<?xml version='1.0'?><x/>", "notes.txt": b"text", "blob.bin": bytes(9),
+}
+
+
+def html_wav() -> bytes:
+    """A WAV header, then a script as its samples: it decodes as audio, so the upload's content check takes it."""
+    samples = SCRIPT + bytes(32000)
+    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(samples), b"WAVE", b"fmt ", 16, 1, 1, 16000, 32000,
+                         2, 16, b"data", len(samples))
+    return header + samples
+
+
+def served(response: httpx.Response) -> tuple[int, str, str, str]:
+    headers = response.headers
+    return (response.status_code, headers.get("content-type", ""), headers.get("content-disposition", "").split(";")[0],
+            headers.get("x-content-type-options", ""))
+
+
+def test_stored_files_are_served_as_media_or_downloads_never_as_pages(site: Site):
+    """Gradio's file route served the allowed folders inline by their guessed type: a guest's `report.html` (a WAV
+    header, then a script) reached the admin as text/html. Every answer is now audio inline or an attachment of
+    type application/octet-stream, never sniffed; the REST downloads too."""
+    uploaded = upload(site, "report.html", html_wav())
+    assert uploaded.status_code == 201, uploaded.text  # the content check sees audio: the page has to be defused
+    stored = [Path(uploaded.json()["path"])]
+    for name, content in PAGE_LIKE.items():
+        (site.home / "uploads" / name).write_bytes(content)
+        stored.append(site.home / "uploads" / name)
+    answers, part = {}, {"Range": "bytes=0-9"}
+    with httpx.Client(base_url=site.url, timeout=60) as client:
+        for path in stored:
+            for route in ("file=", "file/"):
+                answers[f"{route}{path.name}"] = served(client.get(f"gradio_api/{route}{path}"))
+            answers[f"range {path.name}"] = served(client.get(f"gradio_api/file={path}", headers=part))
+        song = served(client.get(f"gradio_api/file={site.home / 'uploads' / 'song.wav'}"))
+    download = ("application/octet-stream", "attachment", "nosniff")
+    assert answers == {label: (206 if label.startswith("range") else 200, *download) for label in answers}
+    assert song[0] == 200 and song[1].startswith("audio/") and song[2:] == ("inline", "nosniff")  # the players' way
+    output = httpx.get(f"{site.api}/inference/tasks/{site.inference_task}/outputs/inside.wav",
+                       headers={"Authorization": f"Bearer {TOKEN}"})
+    assert served(output)[0] == 200 and served(output)[1].startswith("audio/")
+    assert served(output)[2:] == ("attachment", "nosniff")
+    print(f"\nstored content: {len(answers)} file-route answers for {len(stored)} page-like files, all downloads "
+          "(octet-stream, attachment, nosniff); audio inline with nosniff")
