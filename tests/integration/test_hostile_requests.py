@@ -35,6 +35,8 @@ import pytest
 import soundfile
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from rvc.jobs import JobStore, TaskStatus
 from tests.factories import tiny_pth
@@ -744,3 +746,55 @@ def test_stored_files_are_served_as_media_or_downloads_never_as_pages(site: Site
     assert served(output)[2:] == ("attachment", "nosniff")
     print(f"\nstored content: {len(answers)} file-route answers for {len(stored)} page-like files, all downloads "
           "(octet-stream, attachment, nosniff); audio inline with nosniff")
+
+
+# --- tokens in URLs -------------------------------------------------------------------------------------------
+
+
+def test_a_token_in_the_url_opens_only_the_event_stream_and_the_websockets(site: Site):
+    query = {"token": TOKEN}
+    task = site.inference_task
+    with httpx.Client(base_url=site.api, timeout=60) as client:
+        for path in ("/system/info", "/models", f"/tasks/{task}", f"/inference/tasks/{task}/outputs",
+                     f"/inference/tasks/{task}/outputs/inside.wav", f"/trainings/{site.training}"):
+            refused = client.get(path, params=query)
+            assert refused.status_code == 401 and "?token= is accepted only by" in refused.json()["detail"], path
+            assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200, path
+        # past the token to the lookup: an unknown id is a 404 (with the wrong token, a 401)
+        assert client.get("/tasks/nope/progress", params=query).status_code == 404
+        assert client.get("/tasks/nope/progress", params={"token": "wrong"}).status_code == 401
+    sockets = site.api.replace("http", "ws", 1)
+    for path in ("/ws/tasks/nope/log", "/ws/trainings/nope/log"):
+        with connect(f"{sockets}{path}?token={TOKEN}") as socket_:  # accepted, then "no such task/training"
+            assert "not found" in socket_.recv(timeout=10)
+        with pytest.raises(InvalidStatus) as refused_socket:
+            connect(f"{sockets}{path}?token=wrong")
+        assert refused_socket.value.response.status_code == 403
+
+
+# --- datasets: links out are never read -------------------------------------------------------------------------
+
+
+def test_a_dataset_link_out_of_the_roots_is_left_out_of_preprocessing(site: Site):
+    """A dataset folder holding a real link to a WAV outside the roots: the server's preprocess step cuts the
+    folder's own clip and leaves the link out unread, naming it in the report."""
+    dataset = site.home / "uploads" / "linked"
+    dataset.mkdir()
+    (dataset / "own.wav").write_bytes(wav_bytes(1.5))
+    os.symlink(site.outside / "present.wav", dataset / "stolen.wav")
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=site.api, headers=headers, timeout=60) as client:
+        body = {"name": "linked", "target_sr": "40k", "if_f0": True, "version": "v2", "dataset_path": "uploads/linked"}
+        training = client.post("/trainings", json=body)
+        assert training.status_code == 201, training.text
+        started = client.post(f"/trainings/{training.json()['id']}/preprocess", json={"n_proc": 1})
+        assert started.status_code == 202, started.text
+        deadline = time.monotonic() + 120
+        while (task := client.get(f"/tasks/{started.json()['id']}").json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        assert task["status"] == "completed", task["error"]
+        report = client.get(f"/trainings/{training.json()['id']}/preprocess/report").json()
+    assert [entry["file"] for entry in report["left_out"]] == ["stolen.wav"]
+    assert "outside the folders this server may read" in report["left_out"][0]["reason"]
+    assert report["processed_files"] == ["own.wav"] and report["clips"] == 1
