@@ -113,8 +113,8 @@ def dataset_files(
         raise PreprocessError(f"{dataset}: the folder holds no files")
     if confined is None:
         return files, []
-    left_out = [{"file": path.name, "reason": LEADS_OUT} for path in files if not within(path, confined)]
-    return [path for path in files if within(path, confined)], left_out
+    kept = [path for path in files if within(path, confined)]
+    return kept, [{"file": path.name, "reason": LEADS_OUT} for path in files if path not in kept]
 
 
 def preprocess(
