@@ -3,8 +3,10 @@
 Who may use it (see `rvc.api.auth`): on loopback the page is open unless logins are given; with `--share` or
 another `--host` the page asks for a login (an `admin` password is generated and printed when none is given) and
 the REST API for a token. `--guest` logins and the guest token may only convert, look, and follow or cancel their
-own tasks; Gradio's file route serves a guest nothing from the server's folders (`tabs.file_guard`). On loopback
-the server also refuses other Host names and cross-site requests (`rvc.api.host_guard`).
+own tasks; Gradio's file route serves a guest nothing from the server's folders (`tabs.file_guard`), and anyone
+stored files only as media or downloads (`rvc.api.stored_content`); Gradio's upload route keeps to the upload
+limit (`rvc.api.body_limit`). On loopback the server also refuses other Host names and cross-site requests
+(`rvc.api.host_guard`).
 
 The server process owns the job runner (`rvc.service.start_jobs`): it starts before the first request (marking
 the tasks a dead server left running as interrupted) and stops at exit, on Ctrl-C or SIGTERM, ending the running
@@ -26,10 +28,12 @@ import tabs
 from rvc import service
 from rvc.api import PREFIX, api_token, create_api
 from rvc.api.auth import ADMIN_USER, Logins, Role, guest_token, parse_login, ui_logins
+from rvc.api.body_limit import BodyLimit
 from rvc.api.host_guard import HostGuard, allowed_hosts
+from rvc.api.stored_content import StoredContent
 from rvc.security import add_allowed_root
 from tabs.common import is_admin, set_admins
-from tabs.file_guard import GuestFileGuard
+from tabs.file_guard import FILE_ROUTES, GuestFileGuard
 
 ADMIN_TABS = ("train", "oneclick")  # hidden from guests, whose calls there are refused anyway
 
@@ -128,6 +132,10 @@ def main(argv: list[str] | None = None) -> None:
     # cache; by path it serves them to admins only.
     served = [*args.allowed_path, *map(str, service.served_roots())]
     middleware = [Middleware(HostGuard, allowed=hosts)] if hosts is not None else []
+    # Gradio's routes take bodies within the upload limit only (the REST API counts its own uploads as they
+    # stream), and its file route serves stored files as media or downloads, never as pages
+    middleware += [Middleware(BodyLimit, limit_bytes=service.upload_limit_bytes, exempt=(f"{PREFIX}/",)),
+                   Middleware(StoredContent, prefixes=FILE_ROUTES)]
     if logins:
         middleware.append(Middleware(GuestFileGuard, roots=served))
     try:
@@ -140,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
             server_name=args.host, server_port=args.port, share=args.share, i18n=tabs.I18N,
             auth=logins.check if logins else None, allowed_paths=served,
             app_kwargs={"routes": [Mount(PREFIX, app=api)], "middleware": middleware},
+            num_workers=0,  # Gradio's extra file-serving workers would answer past the middleware above
             prevent_thread_lock=True,
         )
         wait_for_stop()

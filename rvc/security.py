@@ -48,9 +48,15 @@ def allowed_roots(paths: Paths | None = None, extra: Iterable[str | os.PathLike]
     return [Path(os.path.realpath(root)) for root in roots]
 
 
+def within(path: str | os.PathLike, roots: Iterable[Path]) -> bool:
+    """Whether ``path``, resolved (links followed, `..` collapsed), lies inside one of ``roots`` (real paths)."""
+    real = Path(os.path.realpath(path))
+    return any(real == root or real.is_relative_to(root) for root in roots)
+
+
 def is_allowed(real: Path, paths: Paths | None = None) -> bool:
     """Whether an already resolved path lies inside an allowed root."""
-    return any(real == root or real.is_relative_to(root) for root in allowed_roots(paths))
+    return within(real, allowed_roots(paths))
 
 
 def resolve_allowed(path: str | os.PathLike, paths: Paths | None = None, must_exist: bool = True) -> Path:

@@ -15,7 +15,8 @@ DESCRIPTION = """Retrieval-based Voice Conversion: conversions, models, training
 
 Errors are an HTTP status with `{"detail": "..."}`. Lists take `limit`/`offset` and return `total`. Long actions
 are tasks: follow one at `GET /tasks/{id}/progress` (Server-Sent Events) or its log at `WS /ws/tasks/{id}/log`.
-When the server requires a token, send `Authorization: Bearer <token>` (or `?token=` on EventSource/WebSocket).
+When the server requires a token, send `Authorization: Bearer <token>`; only the event stream and the WebSockets,
+which a browser opens without headers, take `?token=` instead (elsewhere a token in the URL is refused, 401).
 The guest token converts, follows tasks and lists models; the rest answers it 403.
 """
 

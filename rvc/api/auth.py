@@ -3,8 +3,9 @@
 A server bound to a loopback address is private to its machine; with `--share` (a public link) or any other
 address (0.0.0.0 included) it needs a login: the page asks for a user and password (Gradio's login) and every
 REST call needs `Authorization: Bearer <token>`. Passwords and tokens are given (`--auth`, `--api-token`) or
-generated at start and printed. Browsers cannot put headers on an EventSource or a WebSocket, so those may pass
-the token as `?token=` instead.
+generated at start and printed. Browsers cannot put headers on an EventSource or a WebSocket, so the routes they
+open (marked `accepts_query_token`) may take the token as `?token=` instead; every other route refuses a token in
+its URL (401), since URLs end up in logs, browser history and Referer headers.
 
 Two roles: an admin does everything; a guest (`--guest` logins, the guest token) may convert, follow and cancel
 its own tasks and list models, but never trains, changes or deletes anything, downloads assets, sees another's
@@ -19,20 +20,26 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, WebSocketException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from rvc import service
 
 _bearer = HTTPBearer(auto_error=False, description="the server's admin or guest token (printed at start)")
 ADMIN_USER = "admin"  # the login generated when none is given
 GUEST_REFUSED = "guests may only convert, follow tasks and list models: this needs the admin token"
+QUERY_TOKEN = "token"
+QUERY_TOKEN_REFUSED = ("?token= is accepted only by the event stream and WebSocket routes, which a browser opens "
+                       "without headers: send Authorization: Bearer <token>")
+_query_token_endpoints: set[Callable[..., object]] = set()
+Endpoint = TypeVar("Endpoint", bound=Callable[..., object])
 
 
 class Role(StrEnum):
@@ -151,20 +158,38 @@ def role_of_token(given: str, tokens: Mapping[Role, str]) -> Role | None:
     return matches[0] if matches else None
 
 
+def accepts_query_token(endpoint: Endpoint) -> Endpoint:
+    """Mark a route's endpoint (an EventSource's or a WebSocket's) as one that may take the token as `?token=`."""
+    _query_token_endpoints.add(endpoint)
+    return endpoint
+
+
+def query_token_accepted(scope: Scope) -> bool:
+    """Whether the route a request reached (FastAPI puts it in the scope) was marked `accepts_query_token`."""
+    return getattr(scope.get("route"), "endpoint", None) in _query_token_endpoints
+
+
+def _refuse(connection: HTTPConnection, reason: str) -> HTTPException | WebSocketException:
+    if connection.scope["type"] == "websocket":
+        return WebSocketException(status.WS_1008_POLICY_VIOLATION, reason)
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"})
+
+
 async def caller_role(
     connection: HTTPConnection, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Role:
-    """The caller's role from its token (the app's `state.tokens`, see `rvc.api.app`); 401 without a valid one."""
+    """The caller's role from its token (the app's `state.tokens`, see `rvc.api.app`); 401 without a valid one,
+    and for a token in the URL of a route that does not accept one there (even beside a good header)."""
     tokens: Mapping[Role, str] = connection.app.state.tokens
     if not tokens:
         return Role.ADMIN
-    given = credentials.credentials if credentials else connection.query_params.get("token")
+    in_query = connection.query_params.get(QUERY_TOKEN)
+    if in_query is not None and not query_token_accepted(connection.scope):
+        raise _refuse(connection, QUERY_TOKEN_REFUSED)
+    given = credentials.credentials if credentials else in_query
     if given is not None and (role := role_of_token(given, tokens)) is not None:
         return role
-    reason = "missing or wrong API token (send Authorization: Bearer <token>)"
-    if connection.scope["type"] == "websocket":
-        raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason)
-    raise HTTPException(status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"})
+    raise _refuse(connection, "missing or wrong API token (send Authorization: Bearer <token>)")
 
 
 CallerRole = Annotated[Role, Depends(caller_role)]

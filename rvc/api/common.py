@@ -10,6 +10,8 @@ from urllib.parse import quote
 from fastapi import Depends, Query, Request
 from fastapi.responses import FileResponse
 
+from rvc.api.stored_content import NOSNIFF, download_type
+
 MAX_PAGE = 500
 MAX_INT64 = 2**63 - 1  # the largest integer SQLite stores: a larger offset or step cannot even be compared
 
@@ -40,5 +42,6 @@ def link(request: Request, *parts: str) -> str:
 
 
 def file_answer(path: Path) -> FileResponse:
-    """A file download under its own name."""
-    return FileResponse(path, filename=path.name)
+    """A file download under its own name: always an attachment, typed as itself only when a browser may show it
+    (audio, video, raster images; else `application/octet-stream`), never sniffed (`rvc.api.stored_content`)."""
+    return FileResponse(path, filename=path.name, media_type=download_type(path.name), headers=NOSNIFF)

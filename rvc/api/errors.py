@@ -11,7 +11,8 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from rvc import service
 
@@ -46,6 +47,13 @@ async def validation_error(request: Request, error: RequestValidationError) -> J
     return JSONResponse({"detail": summary, "errors": _plain(problems)}, status_code=422)
 
 
+async def client_gone(request: Request, error: ClientDisconnect) -> Response:
+    """A client that hung up while sending its body (a visitor closing the tab mid-upload) is no server error: what
+    it sent is dropped by the route (uploads remove their partial file) and no answer can reach it."""
+    logger.info("%s %s: the client disconnected before its body was received", request.method, request.url.path)
+    return Response(status_code=400)
+
+
 async def server_error(request: Request, error: Exception) -> JSONResponse:
     logger.error("%s %s failed", request.method, request.url.path, exc_info=error)
     return JSONResponse({"detail": f"internal server error ({type(error).__name__}); the server log has the details"},
@@ -61,4 +69,5 @@ def install(app: FastAPI) -> None:
     for error_class in STATUS_OF:
         app.add_exception_handler(error_class, service_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(Exception, server_error)

@@ -1,7 +1,8 @@
-"""What every step command does around its work: events, exit codes, and errors as events."""
+"""What every step command does around its work: events, exit codes, and errors as events; shared options."""
 
 from __future__ import annotations
 
+import argparse
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -26,3 +27,10 @@ def run_step(name: str, work: Callable[[EventSink], dict[str, Any]]) -> int:
         sink.close()
     sink.result(result)
     return 0
+
+
+def add_confinement(parser: argparse.ArgumentParser) -> None:
+    """`--confine-to FOLDER` (repeatable) of the steps that read a dataset: only files inside these folders are read.
+    A user at the command line has the machine anyway; the server passes the folders its clients may read."""
+    parser.add_argument("--confine-to", action="append", metavar="FOLDER",
+                        help="read dataset files only inside this folder (repeatable; default: anywhere)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rvc.cli.common import run_step
+from rvc.cli.common import add_confinement, run_step
 from rvc.events import EventSink
 from rvc.infer import ConvertParams
 from rvc.service.oneclick import one_click
@@ -19,11 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="run config (the original's train/data/model JSON) instead of the built-in")
     parser.add_argument("--inference-params", type=json.loads, metavar="JSON",
                         help='the test conversion\'s parameters as a JSON object, e.g. \'{"transpose": 12}\'')
+    add_confinement(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     def work(sink: EventSink) -> dict:
         inference = ConvertParams.from_dict(args.inference_params) if args.inference_params is not None else None
-        return one_click(args.name, args.dataset, OneClickParams.from_args(args), args.config, sink, inference)
+        return one_click(args.name, args.dataset, OneClickParams.from_args(args), args.config, sink, inference,
+                         args.confine_to)
 
     return run_step("oneclick", work)

@@ -36,7 +36,7 @@ from rvc.events import EventSink
 from rvc.retrieval import load_index
 from rvc.service.archives import CHUNK_BYTES, Budget, unpack
 from rvc.service.errors import Conflict, NotAllowed, TooLarge
-from rvc.service.jobs import require_command, submit
+from rvc.service.jobs import command_argv, require_command, submit
 from rvc.service.models import check_model_name
 from rvc.settings import load_settings
 from rvc.synth import load_checkpoint
@@ -154,7 +154,7 @@ def import_model(url: str) -> dict[str, Any]:
     """Queue the import of ``url`` (see the module's docstring); returns the task."""
     check_import_url(url)
     require_command("import")
-    return submit("import", ["import", url], params={"url": url})
+    return submit("import", command_argv("import", [url]), params={"url": url})
 
 
 def _file_name(url: str) -> str:

@@ -75,6 +75,12 @@ def job_errors() -> Iterator[None]:
         raise Conflict(str(error)) from error
 
 
+def command_argv(command: str, positional: Sequence[str], options: Sequence[str] = ()) -> list[str]:
+    """The arguments of `python -m rvc <command>`: its options, then ``--`` and the positional arguments, so that a
+    name or path someone chose (an experiment called "-h", a dataset "--config=x") is never read as an option."""
+    return [command, *options, "--", *positional]
+
+
 def submit(
     kind: str, argv: Sequence[str] | None = None, params: dict[str, Any] | None = None, resource: str = "cpu",
     training_id: str | None = None, owner: Owner | None = None,

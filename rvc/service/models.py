@@ -24,7 +24,7 @@ from rvc.jobs import JobStore, ModelRecord
 from rvc.jobs.model_inspection import inspect_models
 from rvc.retrieval import list_indexes as find_indexes
 from rvc.service.errors import Conflict, NotFound
-from rvc.service.jobs import run_task, runner
+from rvc.service.jobs import command_argv, run_task, runner
 from rvc.synth import tools as synth_tools
 
 MODEL_NAME = re.compile(r"^[\w\-][\w.\- ]{0,99}$")
@@ -33,7 +33,11 @@ _inspecting = threading.Lock()
 
 
 def check_model_name(name: str) -> str:
-    """A name usable as a file stem in `assets/weights` (no path parts, no leading dot)."""
+    """A name usable as a file stem in `assets/weights` (no path parts, no leading dot) and, since experiments and
+    models are named on the step commands' command lines, never one that reads as an option (a leading '-')."""
+    if name.startswith("-"):
+        raise ValueError(f"model name {name!r} starts with '-', which a command line reads as an option: "
+                         "start it with a letter, digit or '_'")
     if not MODEL_NAME.match(name) or name.endswith((".", " ")):
         raise ValueError(f"model name {name!r}: use up to 100 letters, digits, spaces, '.', '-' and '_'")
     return name
@@ -170,8 +174,8 @@ def merge_models(first: str, second: str, alpha: float, name: str, info: str = "
         raise Conflict(f"a model named {name!r} exists")
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha={alpha} is out of range: use between 0 and 1")
-    argv = ["merge", str(model_path(first)), str(model_path(second)), "--alpha", str(alpha), "--output", str(target),
-            "--info", info]
+    argv = command_argv("merge", [str(model_path(first)), str(model_path(second))],
+                        ["--alpha", str(alpha), "--output", str(target), f"--info={info}"])
     run_task("merge", argv, {"model_a": first, "model_b": second, "alpha": alpha, "name": name})
     return model_detail(name)
 
@@ -179,7 +183,7 @@ def merge_models(first: str, second: str, alpha: float, name: str, info: str = "
 def export_onnx(model_id: str) -> dict[str, str]:
     """`assets/onnx/<model_id>.onnx`, for runtimes without PyTorch (see `rvc.synth.onnx_export`), made by a task."""
     target = get_paths().assets / "onnx" / f"{model_id}.onnx"
-    run_task("onnx", ["onnx", str(model_path(model_id)), "--output", str(target)], {"model": model_id})
+    run_task("onnx", command_argv("onnx", [str(model_path(model_id))], ["--output", str(target)]), {"model": model_id})
     return {"path": str(target)}
 
 

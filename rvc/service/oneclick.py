@@ -9,6 +9,7 @@ Presets choose epochs, batch size, save frequency and the f0 method (the README 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,9 +85,11 @@ def one_click(
     config: str | os.PathLike | None = None,
     sink: EventSink | None = None,
     inference: ConvertParams | None = None,
+    roots: Sequence[str | os.PathLike] | None = None,
 ) -> dict[str, Any]:
     """Train a voice from ``dataset`` end to end; returns the model, index and test audio paths (the test
-    conversion, with ``inference`` or the preset's pitch method, when ``params.test_conversion``)."""
+    conversion, with ``inference`` or the preset's pitch method, when ``params.test_conversion``). ``roots``: the
+    folders the dataset's files must lie in (`rvc.train.preprocess.dataset_files`)."""
     params = (params or OneClickParams()).validate()
     choice = PRESETS[params.preset]
     epochs = params.epochs or choice.epochs
@@ -96,7 +99,7 @@ def one_click(
     n_proc = max(1, min(2, os.cpu_count() or 1))  # a one-click dataset is small: more processes cost more to start
 
     progress.enter(0)
-    preprocess(exp_dir, dataset, params.sample_rate, n_proc, progress, config)
+    preprocess(exp_dir, dataset, params.sample_rate, n_proc, progress, config, roots)
     progress.enter(1)
     extract(exp_dir, f0_method, params.version, params.devices, progress)  # threads: one per core cost nothing
     progress.enter(2)

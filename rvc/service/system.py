@@ -68,8 +68,8 @@ __all__ = [
 def start_download(names: list[str] | None = None) -> dict:
     """Download pretrained files as a job (`python -m rvc download`); names as the CLI takes them, None = all."""
     from rvc.assets import select_assets
-    from rvc.service.jobs import submit
+    from rvc.service.jobs import command_argv, submit
 
     chosen = list(names or ["all"])
     select_assets(chosen)  # an unknown name is refused now, not by a failing task
-    return submit("download", ["download", *chosen], {"names": chosen})
+    return submit("download", command_argv("download", chosen), {"names": chosen})

@@ -22,9 +22,10 @@ from rvc.assets import find_asset, is_present, require_asset
 from rvc.config import embedder_override, get_paths
 from rvc.infer.converter import ConvertParams, as_params
 from rvc.jobs import TRAINING_STEPS, Task, TaskStatus, Training
+from rvc.security import allowed_roots
 from rvc.service.errors import Conflict, NotFound
 from rvc.service.files import client_path
-from rvc.service.jobs import job_errors, require_command, resource_of, runner, submit
+from rvc.service.jobs import command_argv, job_errors, require_command, resource_of, runner, submit
 from rvc.service.models import check_model_name
 from rvc.service.pages import check_window, page
 from rvc.service.tasks import stream_task, with_confined_f0_file
@@ -118,6 +119,12 @@ def _check_run_config(config: dict[str, Any], target_sr: str) -> None:
     rate = config["data"].get("sampling_rate")
     if rate != SAMPLE_RATES_HZ[target_sr]:
         raise ValueError(f"config's data.sampling_rate is {rate!r} but target_sr is {target_sr}")
+
+
+def _confinement() -> list[str]:
+    """The options that confine a step's reading of the dataset to the allowed roots (`--confine-to`), so that a
+    link in a dataset folder cannot pull another file of the server into an experiment."""
+    return [f"--confine-to={root}" for root in allowed_roots()]
 
 
 def _dataset(path: str) -> Path:
@@ -236,8 +243,9 @@ def start_preprocess(training_id: str, params: PreprocessParams | None = None) -
     """Cut the dataset into pieces at the training's rate."""
     params = (params or PreprocessParams()).validate()
     training, _ = _ready(training_id, "preprocess")
-    argv = ["preprocess", training.name, str(_dataset(training.dataset_path)), "--sr", training.target_sr]
-    return _step(training, "preprocess", argv + params.to_argv(), params.to_dict())
+    argv = command_argv("preprocess", [training.name, str(_dataset(training.dataset_path))],
+                        ["--sr", training.target_sr, *params.to_argv(), *_confinement()])
+    return _step(training, "preprocess", argv, params.to_dict())
 
 
 def preprocess_samples(training_id: str, k: int = 5) -> list[dict[str, str]]:
@@ -273,9 +281,9 @@ def start_extract(training_id: str, params: ExtractParams | None = None) -> dict
         require_asset("hubert_base")
     if training.if_f0 and params.f0_method == "rmvpe":
         require_asset("rmvpe")
-    argv = ["extract", training.name, "--version", training.version, *params.to_argv()]
-    argv += [] if training.if_f0 else ["--no-f0"]
-    return _step(training, "extract", argv + _config_argv(training), params.to_dict(), resource_of(params.devices))
+    options = ["--version", training.version, *params.to_argv(), *([] if training.if_f0 else ["--no-f0"])]
+    argv = command_argv("extract", [training.name], options + _config_argv(training))
+    return _step(training, "extract", argv, params.to_dict(), resource_of(params.devices))
 
 
 def _config_argv(training: Training) -> list[str]:
@@ -309,8 +317,8 @@ def start_train(training_id: str, params: TrainParams | None = None) -> dict[str
     training, _ = _ready(training_id, "train")
     params = params.replace(pretrained_g=_pretrained(training, "G", params.pretrained_g),
                             pretrained_d=_pretrained(training, "D", params.pretrained_d))
-    argv = ["train", training.name, "--sr", training.target_sr, "--version", training.version,
-            "--f0" if training.if_f0 else "--no-f0", *params.to_argv()]
+    argv = command_argv("train", [training.name], ["--sr", training.target_sr, "--version", training.version,
+                                                   "--f0" if training.if_f0 else "--no-f0", *params.to_argv()])
     return _step(training, "train", argv, params.to_dict(), resource_of(params.devices))
 
 
@@ -364,7 +372,7 @@ def start_index(training_id: str, params: IndexParams | None = None) -> dict[str
     """Build the retrieval index of the extracted features (linked into assets/indices)."""
     params = (params or IndexParams()).validate()
     training, _ = _ready(training_id, "index")
-    return _step(training, "index", ["index", training.name, *params.to_argv()], params.to_dict())
+    return _step(training, "index", command_argv("index", [training.name], params.to_argv()), params.to_dict())
 
 
 def start_export(training_id: str, params: ExportParams | None = None) -> dict[str, Any]:
@@ -379,7 +387,7 @@ def start_export(training_id: str, params: ExportParams | None = None) -> dict[s
     params = params.replace(export_name=check_model_name(params.export_name or training.name))
     if (get_paths().weights / f"{params.export_name}.pth").exists() and not params.overwrite:
         raise Conflict(f"a model named {params.export_name!r} exists: choose another export_name or overwrite it")
-    return _step(training, "export", ["export", training.name, *params.to_argv()], params.to_dict())
+    return _step(training, "export", command_argv("export", [training.name], params.to_argv()), params.to_dict())
 
 
 def start_oneclick(
@@ -397,8 +405,9 @@ def start_oneclick(
         inference = as_params(with_confined_f0_file(inference.to_dict()))
     created = create_training(name, params.sample_rate, params.f0, params.version, dataset_path, config=config)
     training = _training(created["id"])
-    argv = [ONECLICK_KIND, training.name, training.dataset_path, *params.to_argv(), *_config_argv(training)]
-    argv += ["--inference-params", json.dumps(inference.to_dict())] if inference else []
+    flags = [*params.to_argv(), *_config_argv(training), *_confinement()]
+    flags += ["--inference-params", json.dumps(inference.to_dict())] if inference else []
+    argv = command_argv(ONECLICK_KIND, [training.name, training.dataset_path], flags)
     options = params.to_dict() | {"inference": inference.to_dict() if inference else None}
     return _step(training, ONECLICK_KIND, argv, options, resource_of(params.devices))
 

@@ -19,6 +19,7 @@ import json
 import os
 import random
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import numpy as np
 from rvc.atomic import atomic_write, write_json_atomic
 from rvc.audio import SAMPLE_RATE_16K_HZ, AudioError, highpass_48hz, read_audio, resample, to_mono
 from rvc.events import EventSink
+from rvc.security import within
 from rvc.train.slicer import Slicer
 from rvc.train.steps import QuietSink, StepRecord, run_workers, stamp_files
 
@@ -54,6 +56,7 @@ MIN_PIECE_S = 0.5
 (segment_size / sampling_rate of the configs) from every piece, which a shorter piece barely or cannot fill.
 The original writes them anyway; here they count as removed, and a clip with nothing longer is reported."""
 CLIPPED_LEVEL = 0.999
+LEADS_OUT = "a link to a file outside the folders this server may read: left out, not read"
 
 
 class PreprocessError(ValueError):
@@ -87,17 +90,31 @@ def normalize_piece(piece: np.ndarray) -> np.ndarray | None:
     return piece / peak * (PEAK_TARGET * NORM_ALPHA) + (1 - NORM_ALPHA) * piece
 
 
-def dataset_files(dataset: str | os.PathLike[str]) -> list[Path]:
-    """The files of a dataset: the file itself, or the visible files of a folder (sorted, not recursive)."""
+def dataset_files(
+    dataset: str | os.PathLike[str], roots: Sequence[str | os.PathLike[str]] | None = None
+) -> tuple[list[Path], list[dict[str, str]]]:
+    """The files of a dataset (the file itself, or the visible files of a folder, sorted, not recursive) and the
+    entries left out, each {"file", "reason"}.
+
+    With ``roots`` (the folders the server that started the step may read), every entry is resolved and one that
+    lands outside them, a link out of the dataset, is left out before anything opens it: a dataset folder must not
+    become a way to read the server's other files into an experiment. A dataset outside them is refused whole.
+    """
     dataset = Path(dataset)
+    confined = [Path(os.path.realpath(root)) for root in roots] if roots is not None else None
+    if confined is not None and not within(dataset, confined):
+        raise PreprocessError(f"{dataset}: outside the folders this server may read")
     if dataset.is_file():
-        return [dataset]
+        return [dataset], []
     if not dataset.is_dir():
         raise PreprocessError(f"{dataset}: no such file or folder")
     files = sorted(path for path in dataset.iterdir() if path.is_file() and not path.name.startswith("."))
     if not files:
         raise PreprocessError(f"{dataset}: the folder holds no files")
-    return files
+    if confined is None:
+        return files, []
+    kept = [path for path in files if within(path, confined)]
+    return kept, [{"file": path.name, "reason": LEADS_OUT} for path in files if path not in kept]
 
 
 def preprocess(
@@ -107,6 +124,7 @@ def preprocess(
     n_proc: int = 1,
     sink: EventSink | None = None,
     config_file: str | os.PathLike[str] | None = None,
+    roots: Sequence[str | os.PathLike[str]] | None = None,
 ) -> dict[str, Any]:
     """Cut ``dataset`` into training pieces in ``exp_dir`` at ``sample_rate`` ("32k", "40k" or "48k") over
     ``n_proc`` processes, and return the dataset report (also written to ``preprocess_report.json``).
@@ -114,7 +132,9 @@ def preprocess(
     Work still valid from an earlier run is kept: a rerun only processes new or changed files, and a new rate
     or dataset redoes everything. ``config_file`` (a run config in the original's train/data/model layout, at
     this rate) is copied unchanged to the experiment's ``config.json``, which the extract step completes.
-    Unreadable files are listed in the report and skipped; PreprocessError when no file is usable.
+    ``roots``: read only files inside these folders (see `dataset_files`; the server's steps pass its allowed
+    folders). Unreadable and left-out files are listed in the report and skipped; PreprocessError when no file
+    is usable.
     """
     exp_dir = Path(exp_dir)
     sink = sink or QuietSink()
@@ -122,7 +142,9 @@ def preprocess(
         raise PreprocessError(f"unknown sample rate {sample_rate!r}; expected one of {', '.join(SAMPLE_RATES_HZ)}")
     rate_hz = SAMPLE_RATES_HZ[sample_rate]
     dataset = Path(dataset).resolve()
-    files = dataset_files(dataset)
+    files, left_out = dataset_files(dataset, roots)
+    for entry in left_out:
+        sink.log(f"{entry['file']}: {entry['reason']}", level="warning")
     if config_file is not None:
         write_json_atomic(exp_dir / RUN_CONFIG_FILE, read_run_config(config_file, sample_rate))
     for folder in (GT_WAVS, WAVS_16K):
@@ -144,11 +166,12 @@ def preprocess(
     finally:
         record.save()
 
-    report = _report(dataset, sample_rate, record.outputs, processed=[Path(path).name for path, _ in jobs])
+    report = _report(dataset, sample_rate, record.outputs, [Path(path).name for path, _ in jobs], left_out)
     write_json_atomic(exp_dir / REPORT_FILE, report)
     if not report["clips"]:
-        problems = "; ".join(entry["error"] for entry in report["unreadable"])
-        raise PreprocessError(f"{dataset}: no readable audio ({problems})")
+        problems = [entry["error"] for entry in report["unreadable"]]
+        problems += [f"{entry['file']}: {entry['reason']}" for entry in left_out]
+        raise PreprocessError(f"{dataset}: no readable audio ({'; '.join(problems)})")
     return report
 
 
@@ -273,9 +296,10 @@ def _write_float_wav(path: Path, audio: np.ndarray, sample_rate_hz: int) -> None
         wavfile.write(temporary, sample_rate_hz, np.asarray(audio, dtype=np.float32))
 
 
-def _report(dataset: Path, sample_rate: str, outputs: dict[str, Any], processed: list[str]) -> dict[str, Any]:
+def _report(dataset: Path, sample_rate: str, outputs: dict[str, Any], processed: list[str],
+            left_out: list[dict[str, str]]) -> dict[str, Any]:
     """The dataset report from the per-file outputs of the step record; ``processed``: the files this run cut
-    (new or changed ones when the dataset grew)."""
+    (new or changed ones when the dataset grew); ``left_out``: the entries `dataset_files` did not hand on."""
     readable = {name: output for name, output in sorted(outputs.items()) if not output.get("error")}
 
     def total(key: str) -> float:
@@ -298,6 +322,7 @@ def _report(dataset: Path, sample_rate: str, outputs: dict[str, Any], processed:
         "too_short": [name for name, output in readable.items() if not output["usable_s"]],
         "skipped_for_level": [entry for output in readable.values() for entry in output["skipped_for_level"]],
         "unreadable": [{"file": name, "error": o["error"]} for name, o in sorted(outputs.items()) if o.get("error")],
+        "left_out": left_out,
         "processed": len(processed),
         "processed_files": processed,
         "reused": len(outputs) - len(processed),

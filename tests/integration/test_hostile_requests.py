@@ -17,6 +17,7 @@ import re
 import select
 import shutil
 import socket
+import struct
 import time
 import zipfile
 from collections import Counter
@@ -34,6 +35,8 @@ import pytest
 import soundfile
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from rvc.jobs import JobStore, TaskStatus
 from tests.factories import tiny_pth
@@ -121,6 +124,11 @@ class Site:
     def api(self) -> str:
         return f"{self.url}api/v2"
 
+    @property
+    def gradio_files(self) -> list[Path]:
+        """What Gradio holds in its upload folder and cache (GRADIO_TEMP_DIR)."""
+        return sorted(path for path in (self.home.parent / "gradio").rglob("*") if path.is_file())
+
 
 def wav_bytes(seconds: float = 0.3) -> bytes:
     buffer = io.BytesIO()
@@ -181,7 +189,8 @@ def site(tmp_path_factory, rvc_home: Path) -> Iterator[Site]:
     (home / "settings.json").write_text(json.dumps({"upload_limit_mb": LIMIT_MB}))
     build_outside(outside, home / "uploads")
     training, conversion = seed_jobs(home, outside)
-    env = dict(os.environ, RVC_HOME=str(home), RVC_EMBEDDER=str(rvc_home / "embedder"), OMP_NUM_THREADS="1")
+    env = dict(os.environ, RVC_HOME=str(home), RVC_EMBEDDER=str(rvc_home / "embedder"), OMP_NUM_THREADS="1",
+               GRADIO_TEMP_DIR=str(root / "gradio"))  # Gradio's uploads and cache, to see what it stored
     with live_webui(env) as url:
         yield Site(url, home, outside, training, conversion, hostile_forms(home, outside))
 
@@ -598,6 +607,53 @@ def chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
+def multipart_upload(name: str, content: bytes, boundary: str = "cut-boundary") -> tuple[str, bytes]:
+    """(Content-Type, body) of a multipart upload of ``content`` in the field "file"."""
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+            "Content-Type: audio/wav\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", body
+
+
+def send_raw_upload(site: Site, content_type: str, length: int, body: bytes) -> str:
+    """POST ``body`` with ``Content-Length: length`` on a raw socket, half-close it and read the status line
+    ("" when the server closes without an answer)."""
+    address = urlsplit(site.url)
+    head = (f"POST /api/v2/system/upload HTTP/1.1\r\nHost: {address.netloc}\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n")
+    with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
+        connection.sendall(head.encode() + body)
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer.decode("latin-1")
+
+
+def test_a_body_cut_short_by_its_content_length_is_refused_and_nothing_kept(site: Site):
+    """The server reads a body up to its Content-Length: one that stops before the multipart's closing boundary
+    cuts the file, which still looks like audio. It is a 400 naming the cut, and no file, whole or partial, stays."""
+    content_type, body = multipart_upload("cut.wav", wav_bytes(1.0))
+    for cut in (40, 400, len(body) // 2):  # in the closing boundary, in the audio, half the file
+        answer = send_raw_upload(site, content_type, len(body) - cut, body[:len(body) - cut])
+        assert answer.startswith("HTTP/1.1 400"), answer[:300]
+        assert "ends before its closing boundary" in answer and "nothing is kept" in answer
+    whole = send_raw_upload(site, content_type, len(body), body)  # the control: the same body, whole, is stored
+    assert whole.startswith("HTTP/1.1 201") and json.loads(whole.split("\r\n\r\n", 1)[1])["name"] == "cut.wav"
+    (site.home / "uploads" / "cut.wav").unlink()
+    assert not list((site.home / "uploads").glob("cut*")) and leftovers(site) == []
+
+
+def test_a_body_shorter_than_its_content_length_is_dropped_when_the_client_hangs_up(site: Site):
+    """A client that announces more than it sends, then closes: no answer reaches it, no file is kept, and the
+    server goes on answering."""
+    content_type, body = multipart_upload("hangup.wav", wav_bytes(1.0))
+    for sent in (len(body) - 1, len(body) // 2, 0):
+        answer = send_raw_upload(site, content_type, len(body), body[:sent])
+        assert not answer.startswith("HTTP/1.1 2"), answer[:300]
+    assert not list((site.home / "uploads").glob("hangup*")) and leftovers(site) == []
+    assert httpx.get(f"{site.api}/system/info", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
 def test_a_gradio_upload_is_judged_by_content_too(site: Site, tmp_path: Path):
     fake = tmp_path / "fake.wav"
     fake.write_text("plain text under an audio name")
@@ -607,3 +663,138 @@ def test_a_gradio_upload_is_judged_by_content_too(site: Site, tmp_path: Path):
                                                                                 folder=""))
     assert not accepted and "'fake.wav' is not audio" in text
     assert not (site.home / "uploads" / "fake.wav").exists() and leftovers(site) == []
+
+
+# --- Gradio's upload route: the project's limit ------------------------------------------------------------------
+
+
+def gradio_upload(site: Site, content: bytes | Iterator[bytes], name: str = "big.wav") -> httpx.Response:
+    if isinstance(content, bytes):
+        return httpx.post(f"{site.url}gradio_api/upload", files={"files": (name, content)}, timeout=60)
+    return httpx.post(f"{site.url}gradio_api/upload", content=content, timeout=60,
+                      headers={"Content-Type": "multipart/form-data; boundary=x"})
+
+
+def test_gradio_uploads_keep_to_the_upload_limit_as_the_settings_say(site: Site):
+    """Gradio's own upload route stored any size; now a body over `upload_limit_mb` (1 MB here) is a 413 before
+    a byte is read, a chunked one (no length to judge) a 411, and the limit follows a change of the setting."""
+    before = site.gradio_files
+    over = wav_bytes() + bytes(3 * 2**20)  # 3 MB
+    refused = gradio_upload(site, over)
+    assert refused.status_code == 413 and "larger than the limit of 1 MB" in refused.text
+    chunked = gradio_upload(site, (bytes(2**16) for _ in range(48)))
+    assert chunked.status_code == 411 and "Content-Length" in chunked.text
+    assert site.gradio_files == before  # nothing stored, not even in part
+    small = gradio_upload(site, wav_bytes(), "small.wav")
+    assert small.status_code == 200 and Path(small.json()[0]).read_bytes() == wav_bytes()
+    settings = site.home / "settings.json"
+    try:
+        settings.write_text(json.dumps({"upload_limit_mb": 4}))
+        assert gradio_upload(site, over).status_code == 200  # the new limit, without a restart
+    finally:
+        settings.write_text(json.dumps({"upload_limit_mb": LIMIT_MB}))
+    assert gradio_upload(site, over).status_code == 413
+
+
+# --- stored content: media or downloads, never pages ------------------------------------------------------------
+
+SCRIPT = b"<html><body><script>document.title = 'pwned'; alert('pwned')</script></body></html>"
+PAGE_LIKE = {  # files a browser would run as a page or script, as a visitor could store or name them
+    "report.htm": SCRIPT, "page.xhtml": b'<html xmlns="http://www.w3.org/1999/xhtml">' + SCRIPT + b"</html>",
+    "logo.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    "app.js": b"alert(1)", "feed.xml": b"<?xml version='1.0'?><x/>", "notes.txt": b"text", "blob.bin": bytes(9),
+}
+
+
+def html_wav() -> bytes:
+    """A WAV header, then a script as its samples: it decodes as audio, so the upload's content check takes it."""
+    samples = SCRIPT + bytes(32000)
+    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(samples), b"WAVE", b"fmt ", 16, 1, 1, 16000, 32000,
+                         2, 16, b"data", len(samples))
+    return header + samples
+
+
+def served(response: httpx.Response) -> tuple[int, str, str, str]:
+    headers = response.headers
+    return (response.status_code, headers.get("content-type", ""), headers.get("content-disposition", "").split(";")[0],
+            headers.get("x-content-type-options", ""))
+
+
+def test_stored_files_are_served_as_media_or_downloads_never_as_pages(site: Site):
+    """Gradio's file route served the allowed folders inline by their guessed type: a guest's `report.html` (a WAV
+    header, then a script) reached the admin as text/html. Every answer is now audio inline or an attachment of
+    type application/octet-stream, never sniffed; the REST downloads too."""
+    uploaded = upload(site, "report.html", html_wav())
+    assert uploaded.status_code == 201, uploaded.text  # the content check sees audio: the page has to be defused
+    stored = [Path(uploaded.json()["path"])]
+    for name, content in PAGE_LIKE.items():
+        (site.home / "uploads" / name).write_bytes(content)
+        stored.append(site.home / "uploads" / name)
+    answers, part = {}, {"Range": "bytes=0-9"}
+    with httpx.Client(base_url=site.url, timeout=60) as client:
+        for path in stored:
+            for route in ("file=", "file/"):
+                answers[f"{route}{path.name}"] = served(client.get(f"gradio_api/{route}{path}"))
+            answers[f"range {path.name}"] = served(client.get(f"gradio_api/file={path}", headers=part))
+        song = served(client.get(f"gradio_api/file={site.home / 'uploads' / 'song.wav'}"))
+    download = ("application/octet-stream", "attachment", "nosniff")
+    assert answers == {label: (206 if label.startswith("range") else 200, *download) for label in answers}
+    assert song[0] == 200 and song[1].startswith("audio/") and song[2:] == ("inline", "nosniff")  # the players' way
+    output = httpx.get(f"{site.api}/inference/tasks/{site.inference_task}/outputs/inside.wav",
+                       headers={"Authorization": f"Bearer {TOKEN}"})
+    assert served(output)[0] == 200 and served(output)[1].startswith("audio/")
+    assert served(output)[2:] == ("attachment", "nosniff")
+    print(f"\nstored content: {len(answers)} file-route answers for {len(stored)} page-like files, all downloads "
+          "(octet-stream, attachment, nosniff); audio inline with nosniff")
+
+
+# --- tokens in URLs -------------------------------------------------------------------------------------------
+
+
+def test_a_token_in_the_url_opens_only_the_event_stream_and_the_websockets(site: Site):
+    query = {"token": TOKEN}
+    task = site.inference_task
+    with httpx.Client(base_url=site.api, timeout=60) as client:
+        for path in ("/system/info", "/models", f"/tasks/{task}", f"/inference/tasks/{task}/outputs",
+                     f"/inference/tasks/{task}/outputs/inside.wav", f"/trainings/{site.training}"):
+            refused = client.get(path, params=query)
+            assert refused.status_code == 401 and "?token= is accepted only by" in refused.json()["detail"], path
+            assert client.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200, path
+        # past the token to the lookup: an unknown id is a 404 (with the wrong token, a 401)
+        assert client.get("/tasks/nope/progress", params=query).status_code == 404
+        assert client.get("/tasks/nope/progress", params={"token": "wrong"}).status_code == 401
+    sockets = site.api.replace("http", "ws", 1)
+    for path in ("/ws/tasks/nope/log", "/ws/trainings/nope/log"):
+        with connect(f"{sockets}{path}?token={TOKEN}") as socket_:  # accepted, then "no such task/training"
+            assert "not found" in socket_.recv(timeout=10)
+        with pytest.raises(InvalidStatus) as refused_socket:
+            connect(f"{sockets}{path}?token=wrong")
+        assert refused_socket.value.response.status_code == 403
+
+
+# --- datasets: links out are never read -------------------------------------------------------------------------
+
+
+def test_a_dataset_link_out_of_the_roots_is_left_out_of_preprocessing(site: Site):
+    """A dataset folder holding a real link to a WAV outside the roots: the server's preprocess step cuts the
+    folder's own clip and leaves the link out unread, naming it in the report."""
+    dataset = site.home / "uploads" / "linked"
+    dataset.mkdir()
+    (dataset / "own.wav").write_bytes(wav_bytes(1.5))
+    os.symlink(site.outside / "present.wav", dataset / "stolen.wav")
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=site.api, headers=headers, timeout=60) as client:
+        body = {"name": "linked", "target_sr": "40k", "if_f0": True, "version": "v2", "dataset_path": "uploads/linked"}
+        training = client.post("/trainings", json=body)
+        assert training.status_code == 201, training.text
+        started = client.post(f"/trainings/{training.json()['id']}/preprocess", json={"n_proc": 1})
+        assert started.status_code == 202, started.text
+        deadline = time.monotonic() + 120
+        while (task := client.get(f"/tasks/{started.json()['id']}").json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        assert task["status"] == "completed", task["error"]
+        report = client.get(f"/trainings/{training.json()['id']}/preprocess/report").json()
+    assert [entry["file"] for entry in report["left_out"]] == ["stolen.wav"]
+    assert "outside the folders this server may read" in report["left_out"][0]["reason"]
+    assert report["processed_files"] == ["own.wav"] and report["clips"] == 1

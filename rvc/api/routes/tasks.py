@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Query, WebSocket, WebSocketException, sta
 from fastapi.responses import StreamingResponse
 
 from rvc import service
-from rvc.api.auth import ADMIN_ONLY, GUEST_REFUSED, CallerOwner, CallerRole, Role
+from rvc.api.auth import ADMIN_ONLY, GUEST_REFUSED, CallerOwner, CallerRole, Role, accepts_query_token
 from rvc.api.common import MAX_INT64, PageQuery
 from rvc.api.schemas import ERRORS, EventOut, Page, TaskOut
 from rvc.api.sse import progress_stream
@@ -55,6 +55,7 @@ EVENT_STREAM = {200: {"content": {"text/event-stream": {}}, "description": "the 
 
 
 @router.get("/tasks/{task_id}/progress", response_class=StreamingResponse, responses=EVENT_STREAM)
+@accepts_query_token
 async def progress(
     task_id: str,
     owner: CallerOwner,
@@ -118,6 +119,7 @@ async def _accept_known(websocket: WebSocket, check: Callable[..., object], iden
 
 
 @router.websocket("/ws/tasks/{task_id}/log")
+@accepts_query_token
 async def task_log(
     websocket: WebSocket, task_id: str, owner: CallerOwner, from_seq: int = Query(0, ge=0, le=MAX_INT64)
 ) -> None:
@@ -127,6 +129,7 @@ async def task_log(
 
 
 @router.websocket("/ws/trainings/{training_id}/log")
+@accepts_query_token
 async def training_log(websocket: WebSocket, training_id: str, role: CallerRole) -> None:
     """The log lines of the training's latest task, then of each task it starts, until the client closes. An admin's
     only, as every training route (a guest's socket is closed with 1008 before it is accepted)."""

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from rvc import service
+from rvc.__main__ import build_parser
 from rvc.jobs import Progress, Task, TaskStatus
+from rvc.security import allowed_roots
 from rvc.service.trainings import current_step
 from tests.unit.service.conftest import write_wav
 
@@ -60,6 +62,46 @@ def test_names_must_be_plain_folder_names(home: Path, dataset: Path, jobs, name:
         create(name)
 
 
+OPTION_LIKE = ["-h", "--config=/etc/passwd", "--help", "-", "--"]
+
+
+@pytest.mark.parametrize("name", OPTION_LIKE)
+def test_a_name_that_reads_as_an_option_is_refused_everywhere_a_name_is_given(home: Path, dataset: Path, jobs,
+                                                                              name: str):
+    """Experiments and models are named on the step commands' command lines: a leading '-' is refused at the
+    door, by training, one click, export, rename and merge alike, before anything is queued or written."""
+    refusal = "starts with '-', which a command line reads as an option"
+    calls = [lambda: create(name), lambda: service.start_oneclick(name, "uploads/voice"),
+             lambda: service.rename_model("tiny", name), lambda: service.merge_models("tiny", "tiny", 0.5, name)]
+    for call in calls:
+        with pytest.raises(ValueError, match=refusal):
+            call()
+    training_id = create()["id"]
+    (home / "logs" / "alice").mkdir(parents=True)
+    (home / "logs" / "alice" / "G_4.pth").write_bytes(b"")
+    with pytest.raises(ValueError, match=refusal):
+        service.start_export(training_id, service.ExportParams(export_name=name))
+    assert service.list_trainings()["total"] == 1 and service.list_tasks()["total"] == 0
+    assert sorted(path.name for path in (home / "assets" / "weights").iterdir()) == ["tiny.pth"]
+
+
+def test_names_and_paths_come_after_a_double_dash_so_no_step_reads_them_as_options(home: Path, dataset: Path, jobs):
+    """A training named "-h" (as a server before the name check could store it) and a merge's info text "-rf":
+    each command line puts them where `python -m rvc` takes them as the name and the text, not as options."""
+    store = service.runner().store
+    training = store.create_training("-h", "40k", True, "v2", str(dataset), {})
+    argv = finish(service.start_preprocess(training.id))["result"]["argv"]
+    assert argv[argv.index("--"):] == ["--", "-h", str(dataset)]
+    parsed = build_parser("preprocess").parse_args(argv)
+    assert (parsed.experiment, parsed.dataset, parsed.sr) == ("-h", str(dataset), "40k")
+    assert parsed.confine_to == [str(root) for root in allowed_roots()]
+    with pytest.raises(service.NotFound):  # the stand-in command writes no model
+        service.merge_models("tiny", "tiny", 0.5, "mixed", info="-rf")
+    merged = service.list_tasks(kind="merge")["items"][0]["result"]["argv"]
+    parsed = build_parser("merge").parse_args(merged)
+    assert (parsed.model_a, parsed.info) == (str(home / "assets" / "weights" / "tiny.pth"), "-rf")
+
+
 def test_a_taken_name_is_a_conflict(home: Path, dataset: Path, jobs):
     create()
     with pytest.raises(service.Conflict, match="exists"):
@@ -80,13 +122,15 @@ def test_steps_run_in_order_with_the_commands_of_rvc_main(home: Path, dataset: P
     task = service.start_preprocess(training_id, service.PreprocessParams(n_proc=2))
     with pytest.raises(service.Conflict, match="preprocess step is (queued|running)"):
         service.start_preprocess(training_id)
-    assert finish(task)["result"]["argv"] == ["preprocess", "alice", str(dataset), "--sr", "40k", "--n-proc", "2"]
+    confined = [f"--confine-to={root}" for root in allowed_roots()]  # the dataset is read inside these only
+    assert finish(task)["result"]["argv"] == ["preprocess", "--sr", "40k", "--n-proc", "2", *confined,
+                                              "--", "alice", str(dataset)]
     assert service.get_training(training_id)["current_step"] == "preprocessed"
 
     task = finish(service.start_extract(training_id, service.ExtractParams("pm", "cpu")))
     run_config = home / "logs" / "alice" / "run_config.json"
-    assert task["result"]["argv"] == ["extract", "alice", "--version", "v2", "--f0-method", "pm", "--devices", "cpu",
-                                      "--config", str(run_config)]
+    assert task["result"]["argv"] == ["extract", "--version", "v2", "--f0-method", "pm", "--devices", "cpu",
+                                      "--config", str(run_config), "--", "alice"]
     assert json.loads(run_config.read_text())["data"]["sampling_rate"] == 40000
     with pytest.raises(service.Conflict, match="settled once features are extracted"):
         service.update_training(training_id, config={})
@@ -94,9 +138,9 @@ def test_steps_run_in_order_with_the_commands_of_rvc_main(home: Path, dataset: P
     params = service.TrainParams(epochs=3, batch_size=2, save_every=1, latest_only=True, devices="cpu")
     task = finish(service.start_train(training_id, params))
     assert task["result"]["argv"] == [
-        "train", "alice", "--sr", "40k", "--version", "v2", "--f0", "--epochs", "3", "--batch-size", "2",
+        "train", "--sr", "40k", "--version", "v2", "--f0", "--epochs", "3", "--batch-size", "2",
         "--save-every", "1", "--latest-only", "--no-cache-in-gpu", "--no-save-small-each", "--pretrained-g", "none",
-        "--pretrained-d", "none", "--devices", "cpu"]  # "auto" base models: none here, so none said outright
+        "--pretrained-d", "none", "--devices", "cpu", "--", "alice"]  # "auto" base models: none, said outright
     assert task["params"]["experiment"] == "alice" and task["training_id"] == training_id
     finish(service.start_index(training_id))
     assert service.get_training(training_id)["current_step"] == "indexed"
@@ -110,8 +154,8 @@ def test_steps_run_in_order_with_the_commands_of_rvc_main(home: Path, dataset: P
     with pytest.raises(service.Conflict, match="'tiny' exists"):
         service.start_export(training_id, service.ExportParams(export_name="tiny"))
     task = finish(service.start_export(training_id, service.ExportParams("G_4.pth", "alice_v1")))
-    assert task["result"]["argv"] == ["export", "alice", "--checkpoint-name", "G_4.pth", "--export-name", "alice_v1",
-                                      "--no-overwrite"]
+    assert task["result"]["argv"] == ["export", "--checkpoint-name", "G_4.pth", "--export-name", "alice_v1",
+                                      "--no-overwrite", "--", "alice"]
     (home / "assets" / "weights" / "alice_v1.pth").write_bytes(b"")  # what the export would write
 
     detail = service.get_training(training_id)

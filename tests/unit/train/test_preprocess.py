@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ import soundfile
 from rvc.audio import highpass_48hz, load_audio
 from rvc.events import EventSink
 from rvc.train.preprocess import (
+    LEADS_OUT,
     MAX_PEAK,
     NORM_ALPHA,
     PEAK_TARGET,
@@ -26,6 +30,7 @@ from rvc.train.preprocess import (
     preprocessed_sample_rate,
 )
 from rvc.train.slicer import Slicer
+from tests.conftest import PROJECT_ROOT
 
 RATE = 40_000
 LOWEST_PEAK = PEAK_TARGET * NORM_ALPHA  # a levelled piece peaks at 0.675 + 0.25 * its own peak
@@ -208,6 +213,57 @@ def test_unreadable_and_too_short_files_are_reported_not_fatal(tmp_path, six_cli
     assert report["clips"] == 3
     assert report["source_sample_rates"] == {"22050": 1, "44100": 2}
     assert report["clipped_fraction"] > 0.2  # the square wave sits at full scale
+
+
+def linked_dataset(root: Path, clips: list[Path]) -> Path:
+    """uploads/set/ in ``root``: a clip of its own, a real link to a clip outside the home (the secret), and a link
+    to a clip elsewhere inside uploads/ (allowed: it stays in the roots)."""
+    dataset = make_dataset(root / "home" / "uploads" / "set", clips[:1])
+    outside = make_dataset(root / "outside", clips[1:2]) / clips[1].name
+    shared = make_dataset(root / "home" / "uploads" / "shared", clips[2:3]) / clips[2].name
+    os.symlink(outside, dataset / "stolen.flac")
+    os.symlink(shared, dataset / "shared.flac")
+    return dataset
+
+
+def test_a_link_out_of_the_allowed_folders_is_left_out_and_never_read(tmp_path, six_clips):
+    dataset = linked_dataset(tmp_path, six_clips)
+    uploads = tmp_path / "home" / "uploads"
+    events_file = tmp_path / "events.jsonl"
+    with events_file.open("w") as stream:
+        report = preprocess(tmp_path / "exp", dataset, "40k", sink=EventSink(stream, json_lines=True), roots=[uploads])
+    assert report["left_out"] == [{"file": "stolen.flac", "reason": LEADS_OUT}]
+    assert report["processed_files"] == [six_clips[0].name, "shared.flac"] and report["clips"] == 2
+    warnings = [json.loads(line)["message"] for line in events_file.read_text().splitlines() if '"warning"' in line]
+    assert warnings == [f"stolen.flac: {LEADS_OUT}"]
+    # the control: unconfined (a command typed in a terminal), the link is a readable clip like the others
+    assert preprocess(tmp_path / "free", dataset, "40k")["processed_files"] == sorted(p.name for p in dataset.iterdir())
+
+
+def test_a_dataset_of_links_out_or_outside_itself_is_refused(tmp_path, six_clips):
+    dataset = linked_dataset(tmp_path, six_clips)
+    uploads = tmp_path / "home" / "uploads"
+    only_out = uploads / "only-out"
+    only_out.mkdir()
+    os.symlink(dataset / "stolen.flac", only_out / "again.flac")  # a link to the link: still out
+    with pytest.raises(PreprocessError, match=f"no readable audio \\(again.flac: {LEADS_OUT}\\)"):
+        preprocess(tmp_path / "exp", only_out, "40k", roots=[uploads])
+    os.symlink(tmp_path / "outside", uploads / "outlink")
+    for outside in (uploads / "outlink", uploads / "outlink" / six_clips[1].name, uploads / "set" / "stolen.flac"):
+        with pytest.raises(PreprocessError, match="outside the folders this server may read"):
+            preprocess(tmp_path / "exp", outside, "40k", roots=[uploads])
+    assert not list((tmp_path / "exp" / "0_gt_wavs").glob("*.wav"))
+
+
+def test_the_step_command_confines_the_dataset_as_the_server_asks(tmp_path, six_clips):
+    """`python -m rvc preprocess --confine-to=FOLDER -- EXP DATASET`, as the server's preprocess task runs it."""
+    dataset = linked_dataset(tmp_path, six_clips)
+    argv = [f"--confine-to={tmp_path / 'home' / 'uploads'}", "--", str(tmp_path / "exp"), str(dataset)]
+    done = subprocess.run([sys.executable, "-m", "rvc", "preprocess", "--n-proc", "1", *argv], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["type"] == "result" and [e["file"] for e in result["data"]["left_out"]] == ["stolen.flac"]
 
 
 def test_bad_datasets_raise_errors_naming_the_path(tmp_path):
