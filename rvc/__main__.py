@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("import_model", "install a model from a Hugging Face file or repo, a link, or a zip"),
     "merge": ("merge", "a model that is the weighted mean of two models"),
     "onnx": ("onnx", "export a model as ONNX, for runtimes without PyTorch"),
+    "info": ("set_info", "set the info text stored in a model file"),
     "inspect": ("inspect_models", "print what model files are, one JSON line each (how the server reads them)"),
     "download": ("download", "download the pretrained files (hubert_base, rmvpe, pretrained base models)"),
 }

@@ -27,5 +27,9 @@ ONECLICK_PRESETS: tuple[str, ...] = ("fast", "standard", "high")
 DEVICE_NAME = re.compile(r"^(cpu|mps|(cuda|xpu):\d+)$")
 """A torch device a conversion may be given: "cpu", "cuda:N", "xpu:N", "mps" (`rvc.devices`)."""
 
+TASK_KINDS: tuple[str, ...] = ("inference", "preprocess", "extract", "train", "index", "export", "oneclick", "import",
+                               "download", "merge", "onnx", "info")
+"""What a task runs: a conversion, a training step, or a model tool (each is a `python -m rvc` command)."""
+
 AUTO_DEVICES = "auto"
 """The devices of a step by default: every GPU when the machine has any, else the CPU."""

@@ -27,8 +27,7 @@ from tabs.common import (
 from tabs.i18n import t
 
 ALL = "all"
-KINDS = [ALL, "inference", "preprocess", "extract", "train", "index", "export", "oneclick", "import", "download",
-         "merge", "onnx"]
+KINDS = [ALL, *service.TASK_KINDS]
 STATUSES = [ALL, "queued", "running", "paused", "completed", "failed", "cancelled", "interrupted"]
 COLUMNS = ["id", "kind", "status", "progress", "created", "duration", "error"]
 PAGE_SIZE = 20

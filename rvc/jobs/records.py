@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from rvc.vocabulary import TASK_KINDS
+
 
 class TaskStatus(StrEnum):
     QUEUED = "queued"
@@ -108,8 +110,7 @@ class Task:
     """One job: what to run (kind, argv, params, resource) and how it went."""
 
     id: str = describe("the task's id")
-    kind: str = describe("inference, preprocess, extract, train, index, export, oneclick, import, download, merge, "
-                         "onnx")
+    kind: str = describe(", ".join(TASK_KINDS))
     status: TaskStatus = describe("where the task stands")
     params: dict[str, Any] = describe("the parameters it was given")
     argv: list[str] = describe("the command line of its process", private=True)

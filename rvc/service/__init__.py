@@ -102,7 +102,7 @@ from rvc.service.trainings import (
     update_training,
 )
 from rvc.train.params import ExportParams, ExtractParams, IndexParams, OneClickParams, PreprocessParams, TrainParams
-from rvc.vocabulary import F0_METHODS, ONECLICK_PRESETS, OUTPUT_FORMATS, SAMPLE_RATES, VERSIONS
+from rvc.vocabulary import F0_METHODS, ONECLICK_PRESETS, OUTPUT_FORMATS, SAMPLE_RATES, TASK_KINDS, VERSIONS
 
 __all__ = [
     "f0_curves", "pretrained_for", "served_roots", "start_download", "ADMIN_ROLE", "GUEST_ROLE", "Owner",
@@ -123,7 +123,7 @@ __all__ = [
     "submit_conversion", "task_events", "FILE_TYPES", "task_output_file", "task_output_of_type",
     "task_outputs", "training_metrics",
     "update_settings", "update_training", "upload_limit_bytes", "uploaded_file", "wait_task",
-    "ONECLICK_PRESETS", "OUTPUT_FORMATS", "SAMPLE_RATES", "VERSIONS", "ExportParams", "ExtractParams",
+    "ONECLICK_PRESETS", "OUTPUT_FORMATS", "SAMPLE_RATES", "TASK_KINDS", "VERSIONS", "ExportParams", "ExtractParams",
     "IndexParams", "OneClickParams", "Params",
     "PreprocessParams", "TrainParams",
 ]

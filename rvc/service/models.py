@@ -25,7 +25,6 @@ from rvc.jobs.model_inspection import inspect_models
 from rvc.retrieval import list_indexes as find_indexes
 from rvc.service.errors import Conflict, NotFound
 from rvc.service.jobs import command_argv, run_task, runner
-from rvc.synth import tools as synth_tools
 
 MODEL_NAME = re.compile(r"^[\w\-][\w.\- ]{0,99}$")
 FEATURE_DIMS = {"v1": 256, "v2": 768}  # the width of the content features a model of each version reads
@@ -163,7 +162,8 @@ def delete_model(model_id: str) -> None:
 
 
 def set_model_info(model_id: str, info: str) -> dict[str, Any]:
-    synth_tools.modify_info(model_path(model_id), info)
+    """Store a new info text in the model file, by a task (the file is read there, not in the server)."""
+    run_task("info", command_argv("info", [str(model_path(model_id))], [f"--text={info}"]), {"model": model_id})
     return model_detail(model_id)
 
 

@@ -102,6 +102,15 @@ def test_names_and_paths_come_after_a_double_dash_so_no_step_reads_them_as_optio
     assert (parsed.model_a, parsed.info) == (str(home / "assets" / "weights" / "tiny.pth"), "-rf")
 
 
+def test_a_model_info_is_set_by_a_task_with_the_text_as_given(home: Path, jobs):
+    """The server never reads the model to rewrite its info: a task does, and a text like "-h" stays a text."""
+    service.set_model_info("tiny", "-h")
+    task = service.list_tasks(kind="info")["items"][0]
+    parsed = build_parser("info").parse_args(task["result"]["argv"])
+    assert (parsed.model, parsed.text) == (str(home / "assets" / "weights" / "tiny.pth"), "-h")
+    assert task["params"] == {"model": "tiny"}
+
+
 def test_a_taken_name_is_a_conflict(home: Path, dataset: Path, jobs):
     create()
     with pytest.raises(service.Conflict, match="exists"):
