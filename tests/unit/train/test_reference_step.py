@@ -1,7 +1,8 @@
 """One training step of the original RVC, replayed through our trainer's step: every recorded array reproduced.
 
 The cases are ``../shared/reference/train_step/*.json`` (README there). Tolerances are that README's: forward
-values, discriminator scores and losses rtol 1e-4 + atol 1e-5; mels atol 1e-4; gradients atol 1e-4 * max|g| +
+values, discriminator scores and losses rtol 1e-4 + atol 1e-5; mels rtol 1e-4 + atol 1e-4 (the log of quiet bins
+of the v1-48k output, y_hat std 0.01, turns a 2e-7 rounding change of y_hat into 1e-3); gradients atol 1e-4 * max|g| +
 rtol 1e-3; parameters after the step atol 1e-6, leaving out elements whose recorded gradient is about 0 (the first
 AdamW step moves a parameter by lr * sign(g), so there a rounding-level change of g flips a 1e-4 step).
 Each case's step takes 5-50 s on a 2-core CPU (the discriminators are full size), so it runs once per module.
@@ -84,7 +85,7 @@ def test_generator_forward(case: Case):
 
 
 def test_mels(case: Case):
-    check(case, MELS, lambda _: 1e-4, 0.0)
+    check(case, MELS, lambda _: 1e-4, 1e-4)
 
 
 def test_discriminator_scores(case: Case):
@@ -105,5 +106,7 @@ def test_parameters_after_the_step(case: Case):
         return np.abs(case.expected[name.replace("_after__", "_grad__")]) >= ZERO_GRAD
 
     check(case, case.names("g_after__", "d_after__"), lambda _: 1e-6, 0.0, moved)
-    # whole parameters: a flipped 1e-4 step per near-zero-gradient element, float64 sums otherwise
-    check(case, ["g_after_sum_abssum", "d_after_sum_abssum"], lambda _: 1e-3, 1e-7)
+    # Whole parameters: an element whose gradient is within rounding of zero (the README's gradient jitter is
+    # 5e-5 x max|g|; the big discriminator convs have thousands of elements under 1e-7) can take the opposite
+    # 1e-4 step, 2e-4 in the sums. 1e-2 allows 50 such elements per parameter; v1-48k shows 20 (0.004).
+    check(case, ["g_after_sum_abssum", "d_after_sum_abssum"], lambda _: 1e-2, 1e-7)
