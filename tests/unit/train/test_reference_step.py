@@ -89,7 +89,11 @@ def test_mels(case: Case):
 
 
 def test_discriminator_scores(case: Case):
-    check(case, case.names("dstep_", "gstep_"), lambda _: 1e-5, 1e-4)
+    # The absolute part scales with the array's largest score: in v2-40k scores near 0 differ by up to 2.6e-5, 3e-6
+    # of the largest, which is the recording's own jitter from one thread to two (6e-6 of the largest, README), and
+    # ours is the closer of the two to a float64 run (1e-6 against 5e-5 off), so it is the recording's rounding.
+    check(case, case.names("dstep_", "gstep_"), lambda name: 1e-5 * max(1.0, float(np.abs(case.expected[name]).max())),
+          1e-4)
 
 
 def test_losses(case: Case):
