@@ -11,8 +11,8 @@ from transformers import HubertConfig
 
 from rvc.embedders import Embedder
 from rvc.synth import SynthesizerConfig, export_small_model, preset_config
+from rvc.weight_rule import rule_state_dict
 from tests.conftest import REFERENCE_DIR, load_reference_json
-from tests.reference_weights import rule_state_dict
 from tests.unit.embedders.foreign import ContainerMetadata, DictConfig, Dictionary, importable_as_foreign
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -142,7 +143,11 @@ class SynthesizerConfig:
     @classmethod
     def from_experiment_json(cls, path: str | Path, version: str, f0: bool) -> SynthesizerConfig:
         """Build from an experiment's `config.json` (the original's train/data/model layout)."""
-        hps = json.loads(Path(path).read_text())
+        return cls.from_experiment_sections(json.loads(Path(path).read_text()), version, f0)
+
+    @classmethod
+    def from_experiment_sections(cls, hps: Mapping[str, Any], version: str, f0: bool) -> SynthesizerConfig:
+        """Build from the content of an experiment's `config.json` (its train, data and model sections)."""
         data, model, train = hps["data"], hps["model"], hps["train"]
         return cls(
             spec_channels=data["filter_length"] // 2 + 1,

@@ -74,12 +74,19 @@ class PosteriorEncoder(nn.Module):
         self.proj = nn.Conv1d(hidden_channels, out_channels * 2, 1)
 
     def forward(
-        self, spec: torch.Tensor, lengths: torch.Tensor, g: torch.Tensor | None = None
+        self,
+        spec: torch.Tensor,
+        lengths: torch.Tensor,
+        g: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sample z = m + eps * exp(logs) over the valid frames; ``noise`` is eps (default: freshly drawn)."""
         x_mask = sequence_mask(lengths, spec.size(2)).unsqueeze(1).to(spec.dtype)
         x = self.pre(spec) * x_mask
         x = self.enc(x, x_mask, g=g)
         stats = self.proj(x) * x_mask
         m, logs = torch.split(stats, self.out_channels, dim=1)
-        z = (m + torch.randn_like(m) * torch.exp(logs)) * x_mask
+        if noise is None:
+            noise = torch.randn_like(m)
+        z = (m + noise * torch.exp(logs)) * x_mask
         return z, m, logs, x_mask

@@ -90,16 +90,18 @@ class Generator(nn.Module):
         deterministic: bool = False,
         chunk_frames: int | None = None,
         keep: tuple[int, int] | None = None,
+        sine_noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Latent [B, C, T] (+ f0 [B, T] Hz) -> audio [B, 1, T * upp], in windows of about ``chunk_frames`` if
         given. ``keep=(start, stop)`` decodes only those frames' audio, [B, 1, (stop - start) * upp]: the frames
-        around them are read as context only (a padded segment's padding is never decoded, just trimmed)."""
+        around them are read as context only (a padded segment's padding is never decoded, just trimmed).
+        ``sine_noise`` [B, T * upp, 1] replaces the excitation's standard-normal draw."""
         source = None
         if hasattr(self, "m_source"):
             if f0 is None:
                 raise ValueError("this decoder needs an f0 track")
             # made for the whole latent, so the sine's phase is the same whichever part is decoded
-            source = self.m_source(f0, self.upp, deterministic).transpose(1, 2)
+            source = self.m_source(f0, self.upp, deterministic, sine_noise).transpose(1, 2)
         frames = x.shape[-1]
         keep_start, keep_stop = (0, frames) if keep is None else (max(0, keep[0]), min(frames, keep[1]))
         if keep_stop <= keep_start:

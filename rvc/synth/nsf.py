@@ -26,8 +26,9 @@ class SineGenerator(nn.Module):
 
     @torch.no_grad()
     def forward(
-        self, f0: torch.Tensor, upp: int, deterministic: bool = False
+        self, f0: torch.Tensor, upp: int, deterministic: bool = False, noise: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``noise`` [B, T*upp, 1] is the standard-normal draw scaled into the excitation's noise (default: fresh)."""
         f0 = f0.float().unsqueeze(-1)  # [B, T, 1]
         harmonics = torch.arange(1, self.dim + 1, device=f0.device, dtype=f0.dtype)
         rad_values = (f0 * harmonics / self.sample_rate) % 1  # cycles per sample, [B, T, dim]
@@ -53,7 +54,7 @@ class SineGenerator(nn.Module):
         sine = sine * uv
         if not deterministic:
             noise_amp = uv * VOICED_NOISE_STD + (1 - uv) * SINE_AMPLITUDE / 3
-            sine = sine + noise_amp * torch.randn_like(sine)
+            sine = sine + noise_amp * (torch.randn_like(sine) if noise is None else noise)
         return sine, uv
 
 
@@ -65,6 +66,8 @@ class HarmonicSource(nn.Module):
         self.l_sin_gen = SineGenerator(sample_rate, harmonic_num)
         self.l_linear = nn.Linear(harmonic_num + 1, 1)
 
-    def forward(self, f0: torch.Tensor, upp: int, deterministic: bool = False) -> torch.Tensor:
-        sine, _ = self.l_sin_gen(f0, upp, deterministic)
+    def forward(
+        self, f0: torch.Tensor, upp: int, deterministic: bool = False, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        sine, _ = self.l_sin_gen(f0, upp, deterministic, noise)
         return torch.tanh(self.l_linear(sine.to(self.l_linear.weight.dtype)))

@@ -56,6 +56,18 @@ class TrainingOutput:
     logs_q: torch.Tensor
 
 
+@dataclass(frozen=True)
+class TrainingNoise:
+    """Fixed values for the training pass's random draws, each used instead of its draw when given.
+
+    Training never passes one; the reference step does, to replay a recorded step of the original exactly.
+    """
+
+    segment_starts: torch.Tensor | None = None  # [B] frame where each decoded segment starts
+    posterior: torch.Tensor | None = None  # [B, inter_channels, T] standard normal, for the posterior sample
+    sine: torch.Tensor | None = None  # [B, segment_size * hop, 1] standard normal, for the excitation's noise
+
+
 class Synthesizer(nn.Module):
     """Content features (+ pitch) and a speaker id -> waveform at the model's rate.
 
@@ -143,15 +155,22 @@ class Synthesizer(nn.Module):
         spec: torch.Tensor,
         spec_lengths: torch.Tensor,
         sid: torch.Tensor,
+        noise: TrainingNoise | None = None,
     ) -> TrainingOutput:
-        """Training pass: encode the target spectrogram and decode a random segment of its latent."""
+        """Training pass: encode the target spectrogram and decode a random segment of its latent
+        (``noise`` fixes the random values)."""
+        noise = noise or TrainingNoise()
         g = self.speaker_embedding(sid)
         m_p, logs_p, x_mask = self.enc_p(phone, pitch if self.config.f0 else None, phone_lengths)
-        z, m_q, logs_q, y_mask = self.enc_q(spec, spec_lengths, g=g)
+        z, m_q, logs_q, y_mask = self.enc_q(spec, spec_lengths, g=g, noise=noise.posterior)
         z_p = self.flow(z, y_mask, g=g)
-        z_slice, starts = random_segments(z, spec_lengths, self.config.segment_size)
+        if noise.segment_starts is None:
+            z_slice, starts = random_segments(z, spec_lengths, self.config.segment_size)
+        else:
+            starts = noise.segment_starts
+            z_slice = slice_segments(z, starts, self.config.segment_size)
         f0_slice = slice_segments(pitchf, starts, self.config.segment_size) if self.config.f0 else None
-        audio = self.dec(z_slice, f0_slice, g=g)
+        audio = self.dec(z_slice, f0_slice, g=g, sine_noise=noise.sine)
         return TrainingOutput(audio, starts, x_mask, y_mask, z, z_p, m_p, logs_p, m_q, logs_q)
 
     def for_inference(self) -> Synthesizer:

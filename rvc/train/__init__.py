@@ -19,6 +19,7 @@ _EXPORTS = {
     "PreprocessError": "rvc.train.preprocess",
     "audition_samples": "rvc.train.preprocess",
     "ExtractError": "rvc.train.extract",
+    "reference_step": "rvc.train.reference_replay",  # its module is named otherwise, or it would shadow it
 }
 
 __all__ = sorted(_EXPORTS)

@@ -4,6 +4,10 @@ Both follow the original (VITS) recipe exactly, because pretrained base models w
 targets: reflect padding of (n_fft - hop) / 2 on each side and no centring (so a clip of N hops gives N
 frames), a Hann window, magnitude sqrt(re^2 + im^2 + 1e-6), librosa's Slaney mel basis, natural log of the
 mel energies floored at 1e-5. Windows and mel bases are cached per (parameters, dtype, device).
+
+Those two constants are the 20240604 release's (and every earlier one's), which the shared pretrained models were
+trained with. The 2026 re-import of the original lowered them to 2e-7 and 2e-6; a `MelConfig` can name either set
+(``magnitude_eps``, ``log_floor``), so the reference step can follow the recording it is compared with.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class MelConfig:
     n_mels: int
     fmin: float = 0.0
     fmax: float | None = None
+    magnitude_eps: float = MAGNITUDE_EPS
+    log_floor: float = LOG_MEL_FLOOR
 
     @property
     def spec_channels(self) -> int:
@@ -82,7 +88,7 @@ def linear_spectrogram(audio: torch.Tensor, config: MelConfig) -> torch.Tensor:
         onesided=True,
         return_complex=True,
     )
-    magnitude = torch.sqrt(stft.real.pow(2) + stft.imag.pow(2) + MAGNITUDE_EPS)
+    magnitude = torch.sqrt(stft.real.pow(2) + stft.imag.pow(2) + config.magnitude_eps)
     return magnitude.squeeze(0) if squeeze else magnitude
 
 
@@ -90,7 +96,7 @@ def spec_to_mel(spec: torch.Tensor, config: MelConfig) -> torch.Tensor:
     """Linear magnitude spectrogram [..., F, frames] -> natural-log mel spectrogram [..., n_mels, frames]."""
     spec = spec.float()
     mel = torch.matmul(_mel_basis(config, spec.dtype, spec.device), spec)
-    return torch.log(torch.clamp(mel, min=LOG_MEL_FLOOR))
+    return torch.log(torch.clamp(mel, min=config.log_floor))
 
 
 def mel_spectrogram(audio: torch.Tensor, config: MelConfig) -> torch.Tensor:

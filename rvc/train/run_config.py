@@ -71,14 +71,18 @@ class RunConfig:
 def load_run_config(path: str | os.PathLike) -> RunConfig:
     """Read an experiment config.json that records "version" and "if_f0" (see `prepare_experiment_config`)."""
     path = Path(path)
-    content = json.loads(path.read_text())
+    return parse_run_config(json.loads(path.read_text()), str(path))
+
+
+def parse_run_config(content: Mapping[str, Any], source: str) -> RunConfig:
+    """The run config of a config.json's content; ``source`` names it in errors."""
     try:
         version, f0 = content["version"], bool(int(content["if_f0"]))
         train = content["train"]
-        synth = SynthesizerConfig.from_experiment_json(path, version, f0)
+        synth = SynthesizerConfig.from_experiment_sections(content, version, f0)
         mel = MelConfig.from_data_section(content["data"])
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}: not an RVC training config ({error!r} is missing or invalid)") from error
+        raise ValueError(f"{source}: not an RVC training config ({error!r} is missing or invalid)") from error
     discriminator = content.get("discriminator") or {}
     periods = discriminator.get("periods")
     return RunConfig(

@@ -1,10 +1,10 @@
 """Train an RVC voice: the original's GAN recipe, on an experiment folder, resumable, pausable, on 1..N devices.
 
-Per step, as in the original: the synthesizer decodes a random segment of each piece; the discriminator
-is updated on (real, generated.detach()) with the LSGAN loss; then the generator with adversarial +
-feature-matching + 45 x mel L1 + KL. AdamW(lr 1e-4, betas (0.8, 0.99), eps 1e-9) for both, the learning
-rate decayed by 0.999875 after every epoch. Gradients are not clipped (the original's clip_grad_value_ with
-None only measures the norm, which we report). On CUDA the forward passes run under autocast: bfloat16
+Per step, as in the original (`rvc.train.gan_step`): the synthesizer decodes a random segment of each piece;
+the discriminator is updated on (real, generated.detach()) with the LSGAN loss; then the generator with
+adversarial + feature-matching + 45 x mel L1 + KL. AdamW(lr 1e-4, betas (0.8, 0.99), eps 1e-9) for both, the
+learning rate decayed by 0.999875 after every epoch. Gradients are not clipped (the original's clip_grad_value_
+with None only measures the norm, which we report). On CUDA the forward passes run under autocast: bfloat16
 where the GPU supports it, else float16 with a GradScaler; the losses and spectrograms stay in float32.
 
 Epochs and steps count from 1. Events (DESIGN.md's protocol): a `metric` per logged step, a `progress` per
@@ -32,10 +32,8 @@ from rvc.config import get_paths
 from rvc.events import EventSink
 from rvc.synth import Synthesizer, export_small_model
 from rvc.synth.discriminators import MultiPeriodDiscriminator
-from rvc.synth.layers import slice_segments
 from rvc.train.checkpoints import (
     ResumePoint,
-    Trainables,
     latest_checkpoint_pair,
     load_checkpoint_pair,
     load_pretrained_discriminator,
@@ -53,8 +51,7 @@ from rvc.train.data import (
     split_validation,
 )
 from rvc.train.distributed import DevicePlan, any_rank, parse_devices, process_group, run_processes
-from rvc.train.losses import discriminator_loss, feature_loss, generator_loss, kl_loss, mel_loss
-from rvc.train.mel import mel_spectrogram, spec_to_mel
+from rvc.train.gan_step import GanStep, build_trainables, choose_precision
 from rvc.train.pause import PauseWatch
 from rvc.train.run_config import CONFIG_NAME, RunConfig, load_run_config, prepare_experiment_config
 from rvc.train.validation import Validator
@@ -140,24 +137,6 @@ def train_process(rank: int, plan: DevicePlan, sink: EventSink, stop_event: Any,
         return TrainingSession(job, plan, rank, sink, pause).run()
 
 
-@dataclass(frozen=True)
-class Precision:
-    """The autocast dtype of the forward passes; None runs everything in float32."""
-
-    dtype: torch.dtype | None
-
-    @property
-    def needs_scaler(self) -> bool:
-        return self.dtype == torch.float16
-
-
-def choose_precision(device: torch.device, mixed_precision: bool) -> Precision:
-    """bfloat16 on GPUs that have it (no loss scaling needed), else float16; float32 on the CPU."""
-    if device.type != "cuda" or not mixed_precision:
-        return Precision(None)
-    return Precision(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
-
-
 def log_interval(configured: int, batches_per_epoch: int) -> int:
     """Steps between metric events: the config's train.log_interval, capped so small runs log every step."""
     return max(1, min(configured, batches_per_epoch // LOG_POINTS_PER_EPOCH))
@@ -196,26 +175,25 @@ class TrainingSession:
             [held[i].to(self.device) for i in range(len(held))], config.mel, config.c_mel, job.exp_dir / PREVIEWS_DIR
         )
 
-        self.generator = self._trainables(Synthesizer(config.synth))
-        self.discriminator = self._trainables(
-            MultiPeriodDiscriminator(config.version, config.discriminator_periods, config.discriminator_channel_divisor)
+        self.generator = build_trainables(Synthesizer(config.synth).to(self.device), config)
+        discriminator = MultiPeriodDiscriminator(
+            config.version, config.discriminator_periods, config.discriminator_channel_divisor
         )
+        self.discriminator = build_trainables(discriminator.to(self.device), config)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.needs_scaler)
         self.resume = self._restore()
         self.step = self.resume.step
         self.best_val_loss_mel = self.resume.best_val_loss_mel
         self.net_g = self._distributed(self.generator.model)
         self.net_d = self._distributed(self.discriminator.model)
+        self.gan_step = GanStep(
+            config, self.generator, self.discriminator, self.net_g, self.net_d, self.device.type, self.precision,
+            self.scaler,
+        )
         self.metrics_path = job.exp_dir / METRICS_FILE
         self.last_metric: tuple[int, dict[str, float]] = (-1, {})
         self.last_checkpoint: Path | None = None
         self.saved_at_step = -1
-
-    def _trainables(self, model: torch.nn.Module) -> Trainables:
-        config = self.config
-        model = model.to(self.device)
-        optimizer = torch.optim.AdamW(model.parameters(), config.learning_rate, betas=config.betas, eps=config.eps)
-        return Trainables(model, optimizer, torch.optim.lr_scheduler.ExponentialLR(optimizer, config.lr_decay))
 
     def _distributed(self, model: torch.nn.Module) -> torch.nn.Module:
         if self.plan.world_size == 1:
@@ -284,52 +262,10 @@ class TrainingSession:
 
     def train_step(self, batch: Batch, measure: bool) -> dict[str, float]:
         """One discriminator update then one generator update; loss values only when ``measure``."""
-        config, hop, frames = self.config, self.config.mel.hop_length, self.config.segment_frames
-        autocast = torch.autocast(self.device.type, self.precision.dtype, enabled=self.precision.dtype is not None)
-        with autocast:
-            out = self.net_g(
-                batch.phone, batch.phone_lengths, batch.pitch, batch.pitchf, batch.spec, batch.spec_lengths,
-                batch.speaker_ids,
-            )
-        with torch.no_grad():
-            target_mel = spec_to_mel(slice_segments(batch.spec, out.segment_starts, frames), config.mel)
-        generated_mel = mel_spectrogram(out.audio.float().squeeze(1), config.mel)
-        real = slice_segments(batch.wave, out.segment_starts * hop, frames * hop)
-
-        with autocast:
-            real_scores, fake_scores, _, _ = self.net_d(real, out.audio.detach())
-        loss_d = discriminator_loss(real_scores, fake_scores)
-        grad_norm_d = self._update(self.discriminator, loss_d, measure)
-
-        with autocast:
-            _, fake_scores, real_maps, fake_maps = self.net_d(real, out.audio)
-        loss_mel = mel_loss(target_mel, generated_mel) * config.c_mel
-        loss_kl = kl_loss(out.z_p, out.logs_q, out.m_p, out.logs_p, out.y_mask) * config.c_kl
-        loss_fm = feature_loss(real_maps, fake_maps)
-        loss_g = generator_loss(fake_scores) + loss_fm + loss_mel + loss_kl
-        grad_norm_g = self._update(self.generator, loss_g, measure)
-        self.scaler.update()
+        result = self.gan_step(batch, measure)
         if not measure:
             return {}
-        losses = {"loss_g": loss_g, "loss_d": loss_d, "loss_mel": loss_mel, "loss_kl": loss_kl, "loss_fm": loss_fm}
-        return {
-            **{name: value.item() for name, value in losses.items()},
-            "lr": self.generator.optimizer.param_groups[0]["lr"],
-            "grad_norm_g": grad_norm_g,
-            "grad_norm_d": grad_norm_d,
-        }
-
-    def _update(self, part: Trainables, loss: torch.Tensor, measure: bool) -> float:
-        """Backward and optimiser step; the gradient norm (unscaled, unclipped) is measured only when asked."""
-        part.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        norm = 0.0
-        if measure:
-            self.scaler.unscale_(part.optimizer)
-            grads = [p.grad for p in part.model.parameters() if p.grad is not None]
-            norm = float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
-        self.scaler.step(part.optimizer)
-        return norm
+        return {**result.metrics(), "lr": self.generator.optimizer.param_groups[0]["lr"]}
 
     def _pause_requested(self) -> bool:
         return any_rank(self.pause.requested(), self.device)

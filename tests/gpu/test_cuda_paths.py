@@ -18,9 +18,9 @@ from rvc.f0 import RmvpeExtractor, RmvpeNet
 from rvc.infer import ConvertParams, convert_audio
 from rvc.synth import load_checkpoint, load_synthesizer
 from rvc.train.trainer import train
+from rvc.weight_rule import rule_state_dict
 from tests.conftest import DATA_DIR, load_reference_json, load_reference_npz
 from tests.factories import tiny_pth, write_full_hubert, write_rule_synthesizer, write_small_embedder
-from tests.reference_weights import rule_state_dict
 from tests.unit.train.test_trainer import RecordingSink
 from tests.unit.train.tiny_experiment import make_experiment
 

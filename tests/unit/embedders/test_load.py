@@ -15,9 +15,9 @@ import torch
 from rvc.embedders import Embedder, EmbedderError, load_embedder
 from rvc.embedders.keymap import rename_key
 from rvc.embedders.safe_checkpoint import InertStandIn, read_checkpoint
+from rvc.weight_rule import rule_state_dict
 from tests.conftest import load_reference_json, load_reference_npz
 from tests.factories import save_fairseq_checkpoint
-from tests.reference_weights import rule_state_dict
 from tests.unit.embedders.foreign import ContainerMetadata, DictConfig
 
 ATOL = 1e-4

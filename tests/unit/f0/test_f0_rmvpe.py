@@ -9,8 +9,8 @@ import torch.nn.functional as F
 
 from rvc.f0 import F0ModelError, RmvpeExtractor, RmvpeNet, get_extractor
 from rvc.f0.rmvpe import MelFrontEnd, salience_to_cents, salience_to_f0
+from rvc.weight_rule import rule_state_dict
 from tests.conftest import load_reference_json, load_reference_npz
-from tests.reference_weights import rule_state_dict
 
 MANIFEST = load_reference_json("rmvpe_manifest.json")
 REFERENCE = load_reference_npz("rmvpe_reference.npz")

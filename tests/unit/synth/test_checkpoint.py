@@ -14,8 +14,8 @@ from rvc.synth import CheckpointError, SynthesizerConfig, export_small_model, lo
 from rvc.synth.checkpoint import parametrization_keys, save_training_checkpoint
 from rvc.synth.discriminators import MultiPeriodDiscriminator
 from rvc.synth.presets import preset_config
+from rvc.weight_rule import rule_state_dict
 from tests.conftest import REFERENCE_DIR, load_reference_json, load_reference_npz
-from tests.reference_weights import rule_state_dict
 
 TINY = "tiny_v2_f0_40k"
 

@@ -8,8 +8,8 @@ import torch
 
 from rvc.synth import Synthesizer, SynthesizerConfig, load_synthesizer
 from rvc.synth.nsf import SineGenerator
+from rvc.weight_rule import rule_state_dict
 from tests.conftest import REFERENCE_DIR, load_reference_json, load_reference_npz
-from tests.reference_weights import rule_state_dict
 
 CASES = ["tiny_v2_f0_40k", "tiny_v2_nof0_40k", "tiny_v1_f0_40k", "tiny_v1_nof0_40k", "tiny_v2_f0_32k"]
 ATOL, RTOL = 1e-5, 1e-4  # the reference README's suggestion for an fp32 re-implementation

@@ -15,9 +15,9 @@ import torch
 from rvc.f0 import coarse_f0
 from rvc.train.extract import ExtractError, extract, parse_devices
 from rvc.train.preprocess import preprocess
+from rvc.weight_rule import rule_state_dict
 from tests.conftest import load_reference_json
 from tests.factories import write_small_embedder
-from tests.reference_weights import rule_state_dict
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,17 @@ def test_discriminator_loss_is_least_squares_summed_over_discriminators():
     real = [torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5]])]
     fake = [torch.tensor([[0.0, 1.0]]), torch.tensor([[0.5]])]
     # disc 1: mean((1-r)^2) = 0.5, mean(f^2) = 0.5; disc 2: 0.25 + 0.25
-    assert torch.isclose(discriminator_loss(real, fake), torch.tensor(1.5))
+    assert torch.isclose(discriminator_loss(real, fake).total, torch.tensor(1.5))
 
 
 def test_generator_loss_wants_fake_scores_of_one():
-    assert torch.isclose(generator_loss([torch.tensor([1.0, 1.0]), torch.tensor([0.0])]), torch.tensor(1.0))
+    assert torch.isclose(generator_loss([torch.tensor([1.0, 1.0]), torch.tensor([0.0])]).total, torch.tensor(1.0))
 
 
 def test_feature_loss_is_twice_the_summed_mean_l1_and_trains_only_the_generator():
     real = [[torch.ones(2, 3, requires_grad=True), torch.zeros(4)]]
     fake = [[torch.zeros(2, 3, requires_grad=True), torch.full((4,), 0.5)]]
-    loss = feature_loss(real, fake)
+    loss = feature_loss(real, fake).total
     assert torch.isclose(loss, torch.tensor(2 * (1.0 + 0.5)))
     loss.backward()
     assert real[0][0].grad is None
